@@ -1,0 +1,79 @@
+package sledagent.agent;
+
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * Every setting of the daemon, validated on construction.
+ *
+ * @param listen       address of the HTTP API
+ * @param nexusUrls    upstream base URLs (empty: states are only logged and served)
+ * @param stateDir     VMM logs (and records) live here
+ * @param stopGraceMs  how long a stop may take before the zone is killed
+ * @param zoneRoot     cgroup directory under which zones are made; null = the agent's own cgroup
+ * @param sledId       this sled's id
+ */
+public record AgentConfig(
+    InetSocketAddress listen,
+    List<URI> nexusUrls,
+    Path stateDir,
+    long stopGraceMs,
+    Path zoneRoot,
+    UUID sledId)
+{
+    public static final String DEFAULT_LISTEN = "127.0.0.1:12345";
+    public static final long DEFAULT_STOP_GRACE_MS = 600_000;
+    public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/sled-agent");
+
+    public AgentConfig
+    {
+        Objects.requireNonNull(listen, "listen");
+        nexusUrls = List.copyOf(nexusUrls);
+        Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(sledId, "sledId");
+        if (stopGraceMs <= 0)
+        {
+            throw new IllegalArgumentException("stop grace must be positive");
+        }
+        for (final URI url : nexusUrls)
+        {
+            if (!"http".equals(url.getScheme()) || url.getHost() == null)
+            {
+                throw new IllegalArgumentException("nexus URL must be http://host:port[/prefix]: " + url);
+            }
+        }
+    }
+
+    /** Parses {@code host:port} or {@code [v6]:port}. */
+    public static InetSocketAddress parseHostPort(final String text)
+    {
+        final int colon = text.lastIndexOf(':');
+        if (colon <= 0)
+        {
+            throw new IllegalArgumentException("expected HOST:PORT, got '" + text + "'");
+        }
+        String host = text.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]"))
+        {
+            host = host.substring(1, host.length() - 1);
+        }
+        final int port;
+        try
+        {
+            port = Integer.parseInt(text.substring(colon + 1));
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException("bad port in '" + text + "'");
+        }
+        if (port < 0 || port > 65535)
+        {
+            throw new IllegalArgumentException("port out of range in '" + text + "'");
+        }
+        return new InetSocketAddress(host, port);
+    }
+}

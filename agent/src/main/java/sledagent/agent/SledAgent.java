@@ -1,0 +1,190 @@
+package sledagent.agent;
+
+import io.netty.util.HashedWheelTimer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import java.util.logging.Logger;
+import sledagent.agent.http.HttpServer;
+import sledagent.agent.publish.NexusClient;
+import sledagent.agent.publish.StatePublisher;
+import sledagent.agent.runtime.RuntimeSettings;
+import sledagent.agent.runtime.ZoneVmmDriver;
+import sledagent.agent.vmm.NonBlockingVmmTable;
+import sledagent.agent.vmm.VmmManager;
+import sledagent.hypervisor.PropolisClient;
+import sledagent.hypervisor.sim.PropolisSimLauncher;
+import sledagent.zones.ZoneBackend;
+import sledagent.zones.linux.CgroupZoneBackend;
+
+/**
+ * The daemon, assembled: timer, zones, Propolis client, publisher, pools, VMM manager, HTTP server. Built in
+ * that order and closed in reverse. Closing the agent leaves VMMs running: they do not depend on it.
+ */
+public final class SledAgent implements AutoCloseable
+{
+    private static final Logger LOG = Logger.getLogger(SledAgent.class.getName());
+    /** Wheel tick: deadlines fire at most about this late (plus scheduling noise). */
+    private static final long TIMER_TICK_MS = 10;
+    private static final int TIMER_WHEEL_SLOTS = 1024;
+    private static final int BLOCKING_THREADS = 32;
+    private static final int BLOCKING_QUEUE = 4096;
+    private static final long START_TIMEOUT_MS = 30_000;
+    private static final long CALL_TIMEOUT_MS = 5_000;
+    private static final long MONITOR_POLL_MS = 30_000;
+    private static final long EMPTY_BOUND_MS = 10_000;
+
+    private final Deque<AutoCloseable> resources;
+    private final VmmManager manager;
+    private final HttpServer server;
+    private final ZoneBackend zones;
+
+    private SledAgent(final Deque<AutoCloseable> resources, final VmmManager manager, final HttpServer server,
+        final ZoneBackend zones)
+    {
+        this.resources = resources;
+        this.manager = manager;
+        this.server = server;
+        this.zones = zones;
+    }
+
+    /** Starts an agent that runs propolis-sim as its VMM. */
+    public static SledAgent launch(final AgentConfig config) throws Exception
+    {
+        return launch(config, PropolisSimLauncher::command);
+    }
+
+    /** Starts an agent; {@code vmmCommand} gives the argv of a VMM serving at an address. */
+    public static SledAgent launch(final AgentConfig config, final Function<String, List<String>> vmmCommand)
+        throws Exception
+    {
+        final Deque<AutoCloseable> resources = new ArrayDeque<>();
+        try
+        {
+            Files.createDirectories(config.stateDir());
+            final HashedWheelTimer timer = new HashedWheelTimer(daemonThreads("sled-timer"), TIMER_TICK_MS,
+                TimeUnit.MILLISECONDS, TIMER_WHEEL_SLOTS);
+            resources.push(timer::stop);
+            final ZoneBackend zones = config.zoneRoot() == null
+                ? CgroupZoneBackend.atAgentCgroup() : new CgroupZoneBackend(config.zoneRoot());
+            resources.push(zones);
+            LOG.info(() -> "zones: " + zones);
+            final PropolisClient propolis = new PropolisClient(Duration.ofSeconds(2));
+            resources.push(propolis);
+            final NexusClient nexus = new NexusClient(config.nexusUrls(), Duration.ofSeconds(5),
+                Duration.ofSeconds(30));
+            resources.push(nexus);
+            final StatePublisher publisher = new StatePublisher(nexus, timer);
+            resources.push(publisher);
+            final ExecutorService blockingPool = new ThreadPoolExecutor(BLOCKING_THREADS, BLOCKING_THREADS, 30,
+                TimeUnit.SECONDS, new ArrayBlockingQueue<>(BLOCKING_QUEUE), daemonThreads("sled-blocking"));
+            ((ThreadPoolExecutor)blockingPool).allowCoreThreadTimeOut(true);
+            resources.push(() -> shutdown(blockingPool));
+            // Each actor has at most one turn queued (its scheduled flag), so this queue holds at most one
+            // task per VMM.
+            final ExecutorService actorPool = Executors.newFixedThreadPool(
+                Math.max(2, Runtime.getRuntime().availableProcessors()), daemonThreads("sled-actor"));
+            resources.push(() -> shutdown(actorPool));
+            final RuntimeSettings settings = new RuntimeSettings(config.stateDir(), config.stopGraceMs(),
+                START_TIMEOUT_MS, CALL_TIMEOUT_MS, MONITOR_POLL_MS, EMPTY_BOUND_MS, vmmCommand, config.sledId());
+            final ZoneVmmDriver driver = new ZoneVmmDriver(zones, propolis, timer, blockingPool, publisher,
+                settings);
+            final VmmManager manager = new VmmManager(new NonBlockingVmmTable(), actorPool, driver,
+                Clock.systemUTC());
+            final HttpServer server = HttpServer.start(config.listen(), 1, manager);
+            resources.push(server);
+            LOG.info(() -> "sled-agent " + Version.text() + " serving on " + server.address() + ", upstream "
+                + (config.nexusUrls().isEmpty() ? "none (states are logged)" : config.nexusUrls().toString())
+                + ", stop grace " + config.stopGraceMs() + " ms, state dir " + config.stateDir());
+            return new SledAgent(resources, manager, server, zones);
+        }
+        catch (final Exception ex)
+        {
+            closeAll(resources, ex);
+            throw ex;
+        }
+    }
+
+    public VmmManager manager()
+    {
+        return manager;
+    }
+
+    public HttpServer server()
+    {
+        return server;
+    }
+
+    public ZoneBackend zones()
+    {
+        return zones;
+    }
+
+    /** Stops serving and releases the agent's resources; VMMs keep running. */
+    @Override
+    public void close()
+    {
+        final RuntimeException failure = closeAll(resources, null);
+        if (failure != null)
+        {
+            throw failure;
+        }
+    }
+
+    private static RuntimeException closeAll(final Deque<AutoCloseable> resources, final Exception primary)
+    {
+        RuntimeException failure = null;
+        while (!resources.isEmpty())
+        {
+            try
+            {
+                resources.pop().close();
+            }
+            catch (final Exception ex)
+            {
+                if (primary != null)
+                {
+                    primary.addSuppressed(ex);
+                }
+                else if (failure == null)
+                {
+                    failure = new IllegalStateException("closing sled-agent failed", ex);
+                }
+                else
+                {
+                    failure.addSuppressed(ex);
+                }
+            }
+        }
+        return failure;
+    }
+
+    private static void shutdown(final ExecutorService pool) throws InterruptedException
+    {
+        pool.shutdownNow();
+        pool.awaitTermination(2, TimeUnit.SECONDS);
+    }
+
+    static ThreadFactory daemonThreads(final String prefix)
+    {
+        final AtomicInteger count = new AtomicInteger();
+        return runnable ->
+        {
+            final Thread thread = new Thread(runnable, prefix + "-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+}

@@ -1,0 +1,15 @@
+package sledagent.agent;
+
+/** The agent's version, from the jar manifest (or "dev" when run from classes). */
+public final class Version
+{
+    private Version()
+    {
+    }
+
+    public static String text()
+    {
+        final String version = Version.class.getPackage().getImplementationVersion();
+        return version == null ? "dev" : version;
+    }
+}

@@ -1,0 +1,187 @@
+package sledagent.agent.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufInputStream;
+import io.netty.buffer.ByteBufOutputStream;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Collectors;
+import sledagent.agent.vmm.ApiError;
+import sledagent.api.ErrorBody;
+import sledagent.api.Json;
+
+/**
+ * Parses, routes, answers. One per channel. Answers that are ready at once (state reads, register, bad input)
+ * are written directly; answers that come from a VMM's actor are written when its future completes, with reads
+ * paused meanwhile so that responses stay in request order on the connection.
+ */
+final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
+{
+    private static final Logger LOG = Logger.getLogger(ApiHandler.class.getName());
+    private static final AtomicLong REQUEST_IDS = new AtomicLong();
+    private static final String REQUEST_ID_PREFIX = Long.toHexString(System.nanoTime() & 0xffffffL) + "-";
+
+    private final VmmEndpoints endpoints;
+
+    ApiHandler(final VmmEndpoints endpoints)
+    {
+        this.endpoints = endpoints;
+    }
+
+    @Override
+    protected void channelRead0(final ChannelHandlerContext ctx, final FullHttpRequest request)
+    {
+        final boolean keepAlive = HttpUtil.isKeepAlive(request);
+        if (!request.decoderResult().isSuccess())
+        {
+            write(ctx, HttpAnswer.error(ApiError.badRequest("malformed HTTP request")), false);
+            return;
+        }
+        final String path = new QueryStringDecoder(request.uri()).path();
+        final Route.Match match = Route.match(request.method(), path);
+        if (match instanceof Route.NotFound)
+        {
+            write(ctx, HttpAnswer.error(new ApiError(404, null, "Not Found")), keepAlive);
+        }
+        else if (match instanceof Route.MethodNotAllowed notAllowed)
+        {
+            final String allow = notAllowed.allowed().stream().map(Object::toString)
+                .collect(Collectors.joining(", "));
+            write(ctx, new HttpAnswer(HttpResponseStatus.METHOD_NOT_ALLOWED,
+                new ApiError(405, null, "Method Not Allowed"), allow), keepAlive);
+        }
+        else if (match instanceof Route.BadId badId)
+        {
+            write(ctx, HttpAnswer.error(ApiError.badRequest("propolis_id is not a UUID: " + badId.raw())),
+                keepAlive);
+        }
+        else
+        {
+            dispatch(ctx, (Route.Found)match, request, keepAlive);
+        }
+    }
+
+    private void dispatch(final ChannelHandlerContext ctx, final Route.Found found, final FullHttpRequest request,
+        final boolean keepAlive)
+    {
+        try (InputStream body = new ByteBufInputStream(request.content()))
+        {
+            switch (found.route())
+            {
+                case VMM_GET_STATE -> write(ctx, endpoints.getState(found.propolisId()), keepAlive);
+                case VMM_REGISTER -> write(ctx, endpoints.register(found.propolisId(), body), keepAlive);
+                case VMM_PUT_STATE -> writeLater(ctx, endpoints.putState(found.propolisId(), body), keepAlive);
+                case VMM_UNREGISTER -> writeLater(ctx, endpoints.unregister(found.propolisId()), keepAlive);
+                case VMM_FORCE_TERMINATE -> writeLater(ctx, endpoints.forceTerminate(found.propolisId()), keepAlive);
+                case VMM_LIST -> write(ctx, endpoints.list(), keepAlive);
+                case HEALTH -> write(ctx, HttpAnswer.ok(new Health("ok")), keepAlive);
+            }
+        }
+        catch (final VmmEndpoints.BadRequestException ex)
+        {
+            write(ctx, HttpAnswer.error(ApiError.badRequest(ex.getMessage())), keepAlive);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            LOG.log(Level.WARNING, "request " + request.method() + " " + request.uri() + " failed", ex);
+            write(ctx, HttpAnswer.error(ApiError.internal("internal error: " + ex)), keepAlive);
+        }
+    }
+
+    private void writeLater(final ChannelHandlerContext ctx, final CompletableFuture<HttpAnswer> answer,
+        final boolean keepAlive)
+    {
+        if (answer.isDone())
+        {
+            write(ctx, answer.join(), keepAlive);
+            return;
+        }
+        ctx.channel().config().setAutoRead(false);
+        answer.whenComplete((value, error) -> ctx.executor().execute(() ->
+        {
+            final HttpAnswer toWrite = error == null
+                ? value
+                : HttpAnswer.error(ApiError.internal("internal error: " + error));
+            write(ctx, toWrite, keepAlive);
+            ctx.channel().config().setAutoRead(true);
+        }));
+    }
+
+    private static void write(final ChannelHandlerContext ctx, final HttpAnswer answer, final boolean keepAlive)
+    {
+        final FullHttpResponse response = encode(ctx, answer);
+        if (answer.allow() != null)
+        {
+            response.headers().set(HttpHeaderNames.ALLOW, answer.allow());
+        }
+        HttpUtil.setContentLength(response, response.content().readableBytes());
+        if (keepAlive)
+        {
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+            ctx.writeAndFlush(response, ctx.voidPromise());
+        }
+        else
+        {
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    /** Encodes the answer; an {@link ApiError} becomes the spec's {@code Error} body with a request id. */
+    static FullHttpResponse encode(final ChannelHandlerContext ctx, final HttpAnswer answer)
+    {
+        Object body = answer.body();
+        if (body instanceof ApiError error)
+        {
+            body = new ErrorBody(REQUEST_ID_PREFIX + REQUEST_IDS.incrementAndGet(), error.message(),
+                error.errorCode());
+        }
+        final ByteBuf content = ctx.alloc().buffer(256);
+        if (body != null)
+        {
+            try (ByteBufOutputStream out = new ByteBufOutputStream(content))
+            {
+                Json.mapper().writeValue((java.io.OutputStream)out, body);
+            }
+            catch (final IOException ex)
+            {
+                content.release();
+                throw new IllegalStateException("cannot encode " + body.getClass().getSimpleName(), ex);
+            }
+        }
+        final FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, answer.status(), content);
+        if (body != null)
+        {
+            response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+        }
+        return response;
+    }
+
+    @Override
+    public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
+    {
+        LOG.log(Level.FINE, "connection error", cause);
+        ctx.close();
+    }
+
+    /** The body of {@code GET /health}. */
+    record Health(String status)
+    {
+    }
+}

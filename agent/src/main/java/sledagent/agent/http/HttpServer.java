@@ -1,0 +1,78 @@
+package sledagent.agent.http;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+import sledagent.agent.vmm.VmmManager;
+
+/** The agent's HTTP server: bind on start, bounded graceful close. Epoll where available, else NIO. */
+public final class HttpServer implements AutoCloseable
+{
+    private static final Logger LOG = Logger.getLogger(HttpServer.class.getName());
+    private static final long QUIET_MS = 50;
+    private static final long CLOSE_BOUND_MS = 3_000;
+
+    private final EventLoopGroup group;
+    private final Channel channel;
+
+    private HttpServer(final EventLoopGroup group, final Channel channel)
+    {
+        this.group = group;
+        this.channel = channel;
+    }
+
+    /** Binds {@code address} (port 0 picks a free one) and starts serving. */
+    public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
+        final VmmManager manager) throws InterruptedException
+    {
+        final boolean epoll = Epoll.isAvailable();
+        final IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        final Class<? extends ServerChannel> channelType = epoll
+            ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        final EventLoopGroup group = new MultiThreadIoEventLoopGroup(eventLoopThreads, io);
+        try
+        {
+            final Channel channel = new ServerBootstrap()
+                .group(group)
+                .channel(channelType)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager)))
+                .bind(address).sync().channel();
+            LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ")");
+            return new HttpServer(group, channel);
+        }
+        catch (final Exception ex)
+        {
+            // Also a BindException, which Netty throws without declaring it.
+            group.shutdownGracefully(0, CLOSE_BOUND_MS, TimeUnit.MILLISECONDS);
+            throw ex;
+        }
+    }
+
+    public InetSocketAddress address()
+    {
+        return (InetSocketAddress)channel.localAddress();
+    }
+
+    @Override
+    public void close()
+    {
+        channel.close().awaitUninterruptibly(CLOSE_BOUND_MS);
+        group.shutdownGracefully(QUIET_MS, CLOSE_BOUND_MS, TimeUnit.MILLISECONDS)
+            .awaitUninterruptibly(CLOSE_BOUND_MS + QUIET_MS);
+    }
+}

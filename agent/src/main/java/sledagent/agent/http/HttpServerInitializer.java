@@ -1,0 +1,28 @@
+package sledagent.agent.http;
+
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpServerCodec;
+
+/** The pipeline, and nothing else: codec, bounded aggregator, API handler. */
+final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
+{
+    /** DESIGN.md: a body over 1 MiB is 413. */
+    static final int MAX_BODY_BYTES = 1 << 20;
+
+    private final VmmEndpoints endpoints;
+
+    HttpServerInitializer(final VmmEndpoints endpoints)
+    {
+        this.endpoints = endpoints;
+    }
+
+    @Override
+    protected void initChannel(final SocketChannel channel)
+    {
+        channel.pipeline()
+            .addLast("codec", new HttpServerCodec())
+            .addLast("aggregator", new BoundedAggregator(MAX_BODY_BYTES))
+            .addLast("api", new ApiHandler(endpoints));
+    }
+}

@@ -1,0 +1,156 @@
+package sledagent.agent.runtime;
+
+import java.net.ConnectException;
+import java.net.http.HttpTimeoutException;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import sledagent.agent.vmm.Event;
+import sledagent.api.InstanceEnsureBody;
+import sledagent.api.propolis.InstanceEnsureRequest;
+import sledagent.api.propolis.InstanceInitializationMethod;
+import sledagent.api.propolis.InstanceMetadata;
+import sledagent.api.propolis.InstanceProperties;
+import sledagent.api.propolis.PropolisStateRequested;
+import sledagent.hypervisor.PropolisClient;
+import sledagent.hypervisor.PropolisHttpException;
+import sledagent.zones.Zone;
+import sledagent.zones.ZoneBackend;
+import sledagent.zones.ZoneProcess;
+
+/**
+ * Run = create the zone, spawn the VMM in it, wait until its Propolis answers, ensure, Run. Blocking, on the
+ * runtime's pool, all of it inside one deadline ({@code startTimeoutMs}); omicron's equivalent waits have no
+ * deadline (#3319). Interrupted when cancelled, and then reports nothing.
+ */
+final class StartSequence
+{
+    /** First retry of a Propolis that does not accept connections yet; doubles up to the cap. */
+    private static final long FIRST_POLL_MS = 5;
+    private static final long MAX_POLL_MS = 200;
+    private static final String SLED_MODEL = "sled-agent-java";
+
+    private final UUID propolisId;
+    private final InstanceEnsureBody registration;
+    private final ZoneBackend zones;
+    private final PropolisClient client;
+    private final RuntimeSettings settings;
+
+    StartSequence(final UUID propolisId, final InstanceEnsureBody registration, final ZoneBackend zones,
+        final PropolisClient client, final RuntimeSettings settings)
+    {
+        this.propolisId = propolisId;
+        this.registration = registration;
+        this.zones = zones;
+        this.client = client;
+        this.settings = settings;
+    }
+
+    /** Runs the sequence; returns the event to post (VmmStarted or StartFailed). */
+    Event run(final Consumer<ZoneProcess> onSpawned) throws InterruptedException
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.startTimeoutMs());
+        final String addr = registration.propolisAddr();
+        final String zoneName = ZoneBackend.ZONE_PREFIX + propolisId;
+        try
+        {
+            final Zone zone = zones.create(zoneName);
+            final ZoneProcess process = zones.spawn(zone, settings.vmmCommand().apply(addr),
+                settings.vmmLogFile(zoneName));
+            onSpawned.accept(process);
+            awaitAnswering(addr, process, deadlineNs);
+            await(client.ensure(addr, ensureRequest(), settings.callTimeout()), deadlineNs, "instance ensure");
+            await(client.putState(addr, PropolisStateRequested.Run, settings.callTimeout()), deadlineNs, "Run");
+            return new Event.VmmStarted();
+        }
+        catch (final InterruptedException ex)
+        {
+            throw ex;
+        }
+        catch (final Exception ex)
+        {
+            return new Event.StartFailed(describe(ex));
+        }
+    }
+
+    /** Polls {@code GET /instance} until Propolis answers anything at all (even 424 before ensure). */
+    private void awaitAnswering(final String addr, final ZoneProcess process, final long deadlineNs)
+        throws InterruptedException, TimeoutException
+    {
+        long pauseMs = FIRST_POLL_MS;
+        while (true)
+        {
+            if (!process.isAlive())
+            {
+                throw new IllegalStateException("VMM process exited before its Propolis answered");
+            }
+            final long remainingMs = remainingMs(deadlineNs);
+            if (remainingMs <= 0)
+            {
+                throw new TimeoutException("Propolis at " + addr + " did not answer within "
+                    + settings.startTimeoutMs() + " ms");
+            }
+            try
+            {
+                client.instance(addr, settings.callTimeout()).get(remainingMs, TimeUnit.MILLISECONDS);
+                return;
+            }
+            catch (final ExecutionException ex)
+            {
+                if (ex.getCause() instanceof PropolisHttpException)
+                {
+                    return;
+                }
+                if (!(ex.getCause() instanceof ConnectException) && !(ex.getCause() instanceof HttpTimeoutException)
+                    && !(ex.getCause() instanceof java.io.IOException))
+                {
+                    throw new IllegalStateException("Propolis at " + addr + ": " + ex.getCause(), ex.getCause());
+                }
+            }
+            Thread.sleep(Math.min(pauseMs, Math.max(1, remainingMs(deadlineNs))));
+            pauseMs = Math.min(MAX_POLL_MS, pauseMs * 2);
+        }
+    }
+
+    private InstanceEnsureRequest ensureRequest()
+    {
+        final InstanceMetadata metadata = new InstanceMetadata(registration.projectId(), registration.siloId(),
+            settings.sledId(), SLED_MODEL, 0, settings.sledId().toString());
+        final String hostname = registration.localConfig().path("hostname").asText("vmm-" + propolisId);
+        final InstanceProperties properties = new InstanceProperties(propolisId, hostname,
+            "instance " + registration.instanceId(), metadata);
+        return new InstanceEnsureRequest(properties, InstanceInitializationMethod.Spec.of(registration.vmmSpec()));
+    }
+
+    private static <T> T await(final CompletableFuture<T> call, final long deadlineNs, final String what)
+        throws InterruptedException, ExecutionException, TimeoutException
+    {
+        try
+        {
+            return call.get(Math.max(1, remainingMs(deadlineNs)), TimeUnit.MILLISECONDS);
+        }
+        catch (final TimeoutException | InterruptedException ex)
+        {
+            call.cancel(true);
+            throw ex;
+        }
+        catch (final ExecutionException ex)
+        {
+            throw new ExecutionException(what + " failed: " + ex.getCause(), ex.getCause());
+        }
+    }
+
+    private static long remainingMs(final long deadlineNs)
+    {
+        return TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime());
+    }
+
+    private static String describe(final Throwable ex)
+    {
+        final String message = ex.getMessage();
+        return message == null ? ex.getClass().getSimpleName() : message;
+    }
+}

@@ -1,0 +1,46 @@
+package sledagent.agent.vmm;
+
+/**
+ * An answer that is not a success: the HTTP status, the {@code error_code} (or null) and a message for
+ * people. The well-known ones are constants so that every path answers the same condition the same way.
+ */
+public record ApiError(int status, String errorCode, String message)
+{
+    public static final String NO_SUCH_INSTANCE = "NO_SUCH_INSTANCE";
+    public static final String INSTANCE_CHANNEL_FULL = "INSTANCE_CHANNEL_FULL";
+
+    public static ApiError noSuchInstance()
+    {
+        return new ApiError(404, NO_SUCH_INSTANCE, "Not Found");
+    }
+
+    public static ApiError tearingDown()
+    {
+        return new ApiError(410, NO_SUCH_INSTANCE, "VMM is being torn down");
+    }
+
+    public static ApiError channelFull()
+    {
+        return new ApiError(503, INSTANCE_CHANNEL_FULL, "VMM request queue is full");
+    }
+
+    public static ApiError badRequest(final String message)
+    {
+        return new ApiError(400, null, message);
+    }
+
+    public static ApiError conflict(final String message)
+    {
+        return new ApiError(409, null, message);
+    }
+
+    public static ApiError internal(final String message)
+    {
+        return new ApiError(500, null, message);
+    }
+
+    public static ApiError unavailable(final String message)
+    {
+        return new ApiError(503, null, message);
+    }
+}

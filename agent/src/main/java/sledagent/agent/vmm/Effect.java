@@ -1,0 +1,58 @@
+package sledagent.agent.vmm;
+
+import sledagent.api.SledVmmState;
+import sledagent.api.propolis.PropolisStateRequested;
+
+/** Work the actor does on the lifecycle's behalf. None of it runs on the actor's thread for long. */
+public sealed interface Effect
+{
+    /** Create the zone, spawn the VMM, wait until it answers, ensure, Run; ends in VmmStarted or StartFailed. */
+    record StartVmm() implements Effect
+    {
+    }
+
+    /** Send a state request to Propolis; a NoInstance answer comes back as PropolisLost. */
+    record SendPropolisState(PropolisStateRequested request) implements Effect
+    {
+    }
+
+    /** Ask the monitor for the first Propolis state with generation at least {@code gen}. */
+    record WatchPropolis(long gen) implements Effect
+    {
+    }
+
+    /** Arm the stop grace deadline (only ever emitted once per VMM). */
+    record ArmStopDeadline() implements Effect
+    {
+    }
+
+    /** Cancel the stop grace deadline, if armed. */
+    record CancelStopDeadline() implements Effect
+    {
+    }
+
+    /** Stop everything in flight for the VMM, kill its zone, wait until empty, remove it. */
+    record TearDownZone() implements Effect
+    {
+    }
+
+    /** Try the teardown again after a back-off. */
+    record RetryTearDown() implements Effect
+    {
+    }
+
+    /** Hand this state to the publisher (newest wins). */
+    record Publish(SledVmmState state) implements Effect
+    {
+    }
+
+    /** Answer the deferred unregister and force-terminate requests with the final state. */
+    record AnswerDeferred(SledVmmState finalState) implements Effect
+    {
+    }
+
+    /** Remove the VMM from the table: from now on it is 404. */
+    record RemoveFromTable() implements Effect
+    {
+    }
+}

@@ -1,0 +1,91 @@
+package sledagent.agent.vmm;
+
+import sledagent.api.VmmStateRequested;
+import sledagent.api.propolis.InstanceStateMonitorResponse;
+
+/**
+ * Everything that can happen to a VMM. Requests come from the HTTP API; the rest are results of work the
+ * actor started (start sequence, Propolis calls, teardown), observations (monitor, process exit), the stop
+ * deadline, and the publisher.
+ */
+public sealed interface Event
+{
+    // ---- requests (answered with a Reply) ----
+
+    /** {@code PUT /state} with {@code running}. */
+    record RunRequested() implements Event
+    {
+    }
+
+    /** {@code PUT /state} with {@code stopped}. */
+    record StopRequested() implements Event
+    {
+    }
+
+    /** {@code PUT /state} with {@code reboot}. */
+    record RebootRequested() implements Event
+    {
+    }
+
+    /** {@code PUT /state} with {@code migration_target}. */
+    record MigrationTargetRequested(VmmStateRequested.InstanceMigrationTargetParams params) implements Event
+    {
+    }
+
+    /** {@code DELETE /vmms/{id}}: Nexus takes the VMM back. */
+    record UnregisterRequested() implements Event
+    {
+    }
+
+    /** {@code POST /vmms/{id}/force-terminate}: kill now, whatever the state. */
+    record ForceTerminateRequested() implements Event
+    {
+    }
+
+    // ---- results and observations ----
+
+    /** The start sequence finished: Propolis is ensured and Run was accepted. */
+    record VmmStarted() implements Event
+    {
+    }
+
+    /** The start sequence failed (spawn, Propolis never answered, ensure or Run refused). */
+    record StartFailed(String reason) implements Event
+    {
+    }
+
+    /** The monitor saw a Propolis state (Propolis's own generation in {@code observation.gen}). */
+    record PropolisObserved(InstanceStateMonitorResponse observation) implements Event
+    {
+    }
+
+    /** Propolis answered {@code NoInstance}: it lost the VM (it restarted or ran down). */
+    record PropolisLost(String reason) implements Event
+    {
+    }
+
+    /** The VMM's main process exited (seen from its pidfd). */
+    record ProcessExited() implements Event
+    {
+    }
+
+    /** The stop grace period ran out. */
+    record StopGraceExpired() implements Event
+    {
+    }
+
+    /** The zone is empty and removed. */
+    record ZoneTornDown() implements Event
+    {
+    }
+
+    /** The zone would not empty or could not be removed; it will be retried. */
+    record ZoneTeardownFailed(String reason) implements Event
+    {
+    }
+
+    /** The publisher is done with generation {@code gen}: acknowledged, or refused for good. */
+    record PublishSettled(long gen) implements Event
+    {
+    }
+}

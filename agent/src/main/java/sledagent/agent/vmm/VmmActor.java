@@ -1,0 +1,320 @@
+package sledagent.agent.vmm;
+
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import sledagent.api.SledVmmState;
+import sledagent.api.VmmUnregisterResponse;
+import sledagent.zones.ZoneProcess;
+
+/**
+ * The sole owner of one VMM. Requests and results arrive in its {@link Mailbox}; it runs on a shared pool only
+ * while the mailbox has something (no thread per VMM), feeds each event to {@link VmmLifecycle}, keeps the
+ * resulting record, answers the request, and hands the effects to the {@link VmmDriver}. It never blocks: all
+ * slow work is the driver's, and comes back as a message.
+ *
+ * <p>Reads ({@link #snapshot()}) come from a volatile field and never go through the mailbox, so a VMM that
+ * hangs can always be read.
+ */
+public final class VmmActor
+{
+    private static final Logger LOG = Logger.getLogger(VmmActor.class.getName());
+    /** Messages handled per turn on the pool, so that one busy VMM cannot hog a pool thread. */
+    private static final int DRAIN_LIMIT = 64;
+
+    private final UUID propolisId;
+    private final Mailbox<Message> mailbox = new Mailbox<>();
+    private final AtomicBoolean scheduled = new AtomicBoolean();
+    private final Executor executor;
+    private final VmmDriver driver;
+    private final Clock clock;
+    private final VmmManager manager;
+    private volatile VmmRecord record;
+
+    // Confined to the actor's turn (the scheduled flag orders the turns).
+    private final List<DeferredReply> deferred = new ArrayList<>(2);
+    private ZoneProcess process;
+    private Cancellable startJob = Cancellable.NONE;
+    private Cancellable watch = Cancellable.NONE;
+    private Cancellable stopDeadline = Cancellable.NONE;
+    private int tearDownAttempts;
+    private boolean removed;
+
+    VmmActor(final VmmRecord initial, final Executor executor, final VmmDriver driver, final Clock clock,
+        final VmmManager manager)
+    {
+        this.propolisId = initial.propolisId();
+        this.record = initial;
+        this.executor = executor;
+        this.driver = driver;
+        this.clock = clock;
+        this.manager = manager;
+    }
+
+    public UUID propolisId()
+    {
+        return propolisId;
+    }
+
+    /** The newest state, without going through the mailbox. */
+    public SledVmmState snapshot()
+    {
+        return record.current();
+    }
+
+    /** The whole record, for diagnostics and tests. */
+    public VmmRecord record()
+    {
+        return record;
+    }
+
+    /**
+     * Offers a request; false (at once) if its lane is full. Unregister and force-terminate use the terminate
+     * lane so that a full request lane never holds them back.
+     */
+    public boolean offer(final Event request, final CompletableFuture<Reply> reply)
+    {
+        final Message message = new Message.Request(request, reply);
+        final boolean terminating = request instanceof Event.UnregisterRequested
+            || request instanceof Event.ForceTerminateRequested;
+        final boolean accepted = terminating ? mailbox.offerTerminate(message) : mailbox.offerRequest(message);
+        if (accepted)
+        {
+            schedule();
+        }
+        return accepted;
+    }
+
+    /** Posts a result or observation from the actor's own work. */
+    public void post(final Event event)
+    {
+        enqueueInternal(new Message.Internal(event));
+    }
+
+    private void enqueueInternal(final Message message)
+    {
+        if (!mailbox.offerInternal(message))
+        {
+            // Cannot happen while the actor keeps one piece of each kind of work in flight; say so if it does.
+            LOG.severe(() -> "vmm " + propolisId + ": internal lane full, dropped " + message);
+            return;
+        }
+        schedule();
+    }
+
+    private void schedule()
+    {
+        if (scheduled.compareAndSet(false, true))
+        {
+            executor.execute(this::drain);
+        }
+    }
+
+    private void drain()
+    {
+        int handled = 0;
+        Message message;
+        while (handled < DRAIN_LIMIT && (message = mailbox.poll()) != null)
+        {
+            try
+            {
+                handle(message);
+            }
+            catch (final RuntimeException | Error ex)
+            {
+                // One VMM's bug must never take the actor (or the pool thread) down with it.
+                LOG.log(Level.SEVERE, "vmm " + propolisId + ": failed handling " + message, ex);
+            }
+            handled++;
+        }
+        scheduled.set(false);
+        if (!mailbox.isEmpty())
+        {
+            schedule();
+        }
+    }
+
+    private void handle(final Message message)
+    {
+        if (message instanceof Message.Spawned spawned)
+        {
+            onSpawned(spawned.process());
+            return;
+        }
+        final Event event;
+        CompletableFuture<Reply> reply = null;
+        if (message instanceof Message.Request request)
+        {
+            event = request.event();
+            reply = request.reply();
+            if (removed)
+            {
+                reply.complete(new Reply.Failed(ApiError.tearingDown()));
+                return;
+            }
+        }
+        else
+        {
+            event = ((Message.Internal)message).event();
+            if (event instanceof Event.ZoneTeardownFailed failed)
+            {
+                LOG.warning(() -> "vmm " + propolisId + ": zone teardown failed (attempt " + (tearDownAttempts + 1)
+                    + "), will retry: " + failed.reason());
+            }
+            else if (event instanceof Event.StartFailed failed)
+            {
+                LOG.warning(() -> "vmm " + propolisId + ": start failed: " + failed.reason());
+            }
+        }
+
+        final VmmRecord before = record;
+        final Transition transition = VmmLifecycle.apply(before, event, clock.instant());
+        record = transition.next();
+        if (transition.next().current() != before.current())
+        {
+            final SledVmmState now = transition.next().current();
+            LOG.info(() -> "vmm " + propolisId + ": " + before.vmmState().wireName() + " -> "
+                + now.vmmState().state().wireName() + " gen " + now.vmmState().gen() + " on " + simpleName(event));
+        }
+        if (reply != null)
+        {
+            answer(event, reply, transition.reply());
+        }
+        for (final Effect effect : transition.effects())
+        {
+            perform(effect);
+        }
+    }
+
+    private void answer(final Event event, final CompletableFuture<Reply> reply, final Reply answer)
+    {
+        if (answer == null)
+        {
+            reply.complete(new Reply.Failed(ApiError.internal("no reply for " + simpleName(event))));
+        }
+        else if (answer instanceof Reply.Deferred)
+        {
+            deferred.add(new DeferredReply(event instanceof Event.UnregisterRequested, reply));
+        }
+        else
+        {
+            reply.complete(answer);
+        }
+    }
+
+    private void perform(final Effect effect)
+    {
+        final String addr = record.registration().propolisAddr();
+        if (effect instanceof Effect.StartVmm)
+        {
+            startJob = driver.start(propolisId, record.registration(),
+                spawned -> enqueueInternal(new Message.Spawned(spawned)), this::post);
+        }
+        else if (effect instanceof Effect.SendPropolisState send)
+        {
+            driver.sendState(addr, send.request(), this::post);
+        }
+        else if (effect instanceof Effect.WatchPropolis watchEffect)
+        {
+            watch.cancel();
+            watch = driver.watch(addr, watchEffect.gen(), this::post);
+        }
+        else if (effect instanceof Effect.ArmStopDeadline)
+        {
+            stopDeadline.cancel();
+            stopDeadline = driver.armStopDeadline(this::post);
+        }
+        else if (effect instanceof Effect.CancelStopDeadline)
+        {
+            stopDeadline.cancel();
+            stopDeadline = Cancellable.NONE;
+        }
+        else if (effect instanceof Effect.TearDownZone)
+        {
+            watch.cancel();
+            watch = Cancellable.NONE;
+            tearDownAttempts = 0;
+            driver.tearDown(propolisId, 0, startJob, process, this::post);
+        }
+        else if (effect instanceof Effect.RetryTearDown)
+        {
+            tearDownAttempts++;
+            driver.tearDown(propolisId, tearDownAttempts, startJob, process, this::post);
+        }
+        else if (effect instanceof Effect.Publish publish)
+        {
+            driver.publish(propolisId, publish.state(), this::post);
+        }
+        else if (effect instanceof Effect.AnswerDeferred answerDeferred)
+        {
+            for (final DeferredReply waiting : deferred)
+            {
+                final Object body = waiting.unregister()
+                    ? new VmmUnregisterResponse(answerDeferred.finalState())
+                    : answerDeferred.finalState();
+                waiting.reply().complete(new Reply.Ok(body));
+            }
+            deferred.clear();
+        }
+        else if (effect instanceof Effect.RemoveFromTable)
+        {
+            removed = true;
+            process = null;
+            startJob = Cancellable.NONE;
+            manager.remove(this);
+            driver.forget(propolisId);
+        }
+    }
+
+    private void onSpawned(final ZoneProcess spawned)
+    {
+        final Phase phase = record.phase();
+        if (phase == Phase.HALTING || phase == Phase.DONE)
+        {
+            // The teardown already under way kills the zone by name; only the pidfd is ours to release.
+            spawned.close();
+            return;
+        }
+        process = spawned;
+        // Crash detection from the process itself, not from a failed HTTP call.
+        spawned.exited().thenRun(() -> post(new Event.ProcessExited()));
+    }
+
+    private static String simpleName(final Object value)
+    {
+        return value.getClass().getSimpleName();
+    }
+
+    @Override
+    public String toString()
+    {
+        return "VmmActor[" + propolisId + " " + record.phase() + " " + record.vmmState().wireName() + "]";
+    }
+
+    /** What sits in the mailbox. */
+    private sealed interface Message
+    {
+        record Request(Event event, CompletableFuture<Reply> reply) implements Message
+        {
+        }
+
+        record Internal(Event event) implements Message
+        {
+        }
+
+        /** The start sequence's process, handed over as soon as it exists. */
+        record Spawned(ZoneProcess process) implements Message
+        {
+        }
+    }
+
+    private record DeferredReply(boolean unregister, CompletableFuture<Reply> reply)
+    {
+    }
+}

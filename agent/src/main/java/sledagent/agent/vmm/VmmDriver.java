@@ -1,0 +1,44 @@
+package sledagent.agent.vmm;
+
+import java.util.UUID;
+import java.util.function.Consumer;
+import sledagent.api.InstanceEnsureBody;
+import sledagent.api.SledVmmState;
+import sledagent.api.propolis.PropolisStateRequested;
+import sledagent.zones.ZoneProcess;
+
+/**
+ * The slow and outside-world work of the {@link Effect}s, done off the actor. Every method returns at once;
+ * results come back as {@link Event}s through {@code post}. Every wait inside has a deadline.
+ */
+public interface VmmDriver
+{
+    /**
+     * Zone, spawn, wait until Propolis answers, ensure, Run. Hands the spawned process to {@code onSpawned}
+     * as soon as it exists, then posts {@link Event.VmmStarted} or {@link Event.StartFailed}.
+     */
+    Cancellable start(UUID propolisId, InstanceEnsureBody registration, Consumer<ZoneProcess> onSpawned,
+        Consumer<Event> post);
+
+    /** Sends a state request to Propolis; posts {@link Event.PropolisLost} if Propolis lost the VM. */
+    void sendState(String propolisAddr, PropolisStateRequested request, Consumer<Event> post);
+
+    /** Posts the first {@link Event.PropolisObserved} with Propolis gen at least {@code gen}, retrying. */
+    Cancellable watch(String propolisAddr, long gen, Consumer<Event> post);
+
+    /** Posts {@link Event.StopGraceExpired} when the stop grace period ends. */
+    Cancellable armStopDeadline(Consumer<Event> post);
+
+    /**
+     * Waits (bounded) for {@code startJob} to stop, kills the zone, waits until it is empty, removes it, closes
+     * {@code process} (may be null); posts {@link Event.ZoneTornDown} or {@link Event.ZoneTeardownFailed}.
+     * {@code attempt} is 0 for the first try; later tries wait a growing back-off first.
+     */
+    void tearDown(UUID propolisId, int attempt, Cancellable startJob, ZoneProcess process, Consumer<Event> post);
+
+    /** Publishes a state upstream (newest wins); posts {@link Event.PublishSettled} when done with it. */
+    void publish(UUID propolisId, SledVmmState state, Consumer<Event> post);
+
+    /** The VMM is gone from the table: drop anything still queued for it. */
+    void forget(UUID propolisId);
+}

@@ -1,0 +1,390 @@
+package sledagent.agent.vmm;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import sledagent.api.VmmPutStateResponse;
+import sledagent.api.VmmState;
+import sledagent.api.VmmUnregisterResponse;
+import sledagent.api.propolis.InstanceStateMonitorResponse;
+import sledagent.api.propolis.PropolisInstanceState;
+import sledagent.api.propolis.PropolisStateRequested;
+import sledagent.hypervisor.PropolisStates;
+
+/**
+ * THE VMM state machine: {@code (record, event) -> (next record, effects, reply)}. Pure: no clock (the time is
+ * passed in), no I/O, no threads. No other class changes a VMM's state.
+ *
+ * <p>Rules (DESIGN.md): every change of the published state raises the generation by exactly one; Propolis
+ * {@code Stopped} is published as {@code stopping}; a terminal VMM never changes again; the terminal state
+ * ({@code destroyed} or {@code failed}) is published only once the zone is gone, and the VMM leaves the table
+ * only once that publish is settled; after an unregister nothing is published.
+ *
+ * <table>
+ * <caption>(phase, event) -&gt; (next phase, effects, reply). "-" = unchanged / no-op.</caption>
+ * <tr><th>phase</th><th>event</th><th>next</th><th>effects</th><th>reply</th></tr>
+ * <tr><td>REGISTERED</td><td>Run</td><td>STARTING</td><td>StartVmm</td><td>200 null (progress is published; omicron #4691)</td></tr>
+ * <tr><td>REGISTERED</td><td>Stop</td><td>DONE, destroyed</td><td>Publish</td><td>200 destroyed (nothing spawned; omicron #2517)</td></tr>
+ * <tr><td>REGISTERED</td><td>ForceTerminate</td><td>DONE, destroyed</td><td>Publish</td><td>200 destroyed</td></tr>
+ * <tr><td>REGISTERED</td><td>Unregister</td><td>DONE, failed, owner Nexus</td><td>RemoveFromTable</td><td>200 failed</td></tr>
+ * <tr><td>STARTING</td><td>Run</td><td>-</td><td>-</td><td>200 null</td></tr>
+ * <tr><td>STARTING</td><td>VmmStarted</td><td>ACTIVE</td><td>WatchPropolis(0)</td><td></td></tr>
+ * <tr><td>STARTING</td><td>StartFailed</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>STARTING</td><td>Stop</td><td>HALTING(destroyed), stopping</td><td>Publish, TearDownZone</td>
+ *     <td>200 stopping (the guest never ran: killing is the stop)</td></tr>
+ * <tr><td>ACTIVE</td><td>Run</td><td>-</td><td>SendPropolisState(Run)</td><td>200 null</td></tr>
+ * <tr><td>ACTIVE</td><td>Stop (first)</td><td>-, stopping</td><td>ArmStopDeadline, Publish, SendPropolisState(Stop)</td>
+ *     <td>200 stopping (never waits on the VMM)</td></tr>
+ * <tr><td>ACTIVE</td><td>Stop (again)</td><td>-</td><td>SendPropolisState(Stop); the deadline is not re-armed</td><td>200 current</td></tr>
+ * <tr><td>ACTIVE</td><td>Reboot, while running</td><td>-, rebooting</td><td>Publish, SendPropolisState(Reboot)</td><td>200 rebooting</td></tr>
+ * <tr><td>ACTIVE</td><td>PropolisObserved</td><td>- or HALTING on Destroyed/Failed</td>
+ *     <td>Publish if the mapped state changed; WatchPropolis(gen+1), or TearDownZone</td><td></td></tr>
+ * <tr><td>ACTIVE</td><td>PropolisLost</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>ProcessExited</td><td>HALTING(failed; destroyed if Propolis had reported Stopped)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>StopGraceExpired</td><td>HALTING(destroyed, not failed: no auto-restart of a VM the user stopped)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>ForceTerminate</td><td>HALTING(destroyed)</td><td>TearDownZone</td><td>deferred: the final state</td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>Unregister</td><td>HALTING(failed), owner Nexus, failed</td><td>TearDownZone</td><td>deferred: failed</td></tr>
+ * <tr><td>HALTING</td><td>Unregister</td><td>owner Nexus</td><td>-</td><td>deferred</td></tr>
+ * <tr><td>HALTING</td><td>ZoneTornDown</td><td>DONE, terminal</td><td>Publish (owner agent) or RemoveFromTable (owner Nexus); AnswerDeferred</td><td></td></tr>
+ * <tr><td>HALTING</td><td>ZoneTeardownFailed</td><td>-</td><td>RetryTearDown (never given up, never ignored)</td><td></td></tr>
+ * <tr><td>HALTING, DONE</td><td>Run, Reboot, ForceTerminate, MigrationTarget</td><td>-</td><td>-</td><td>410 NO_SUCH_INSTANCE</td></tr>
+ * <tr><td>HALTING, DONE</td><td>Stop</td><td>-</td><td>-</td><td>200 current (idempotent)</td></tr>
+ * <tr><td>DONE</td><td>PublishSettled(terminal gen)</td><td>-</td><td>RemoveFromTable</td><td></td></tr>
+ * <tr><td>DONE</td><td>Unregister</td><td>owner Nexus</td><td>RemoveFromTable</td><td>200 final</td></tr>
+ * <tr><td>any</td><td>Reboot when not running</td><td>-</td><td>-</td><td>409</td></tr>
+ * <tr><td>any</td><td>anything else</td><td>-</td><td>-</td><td>late results of cancelled work are ignored</td></tr>
+ * </table>
+ */
+public final class VmmLifecycle
+{
+    private VmmLifecycle()
+    {
+    }
+
+    /** Applies {@code event} to {@code record} at time {@code now}. */
+    public static Transition apply(final VmmRecord record, final Event event, final Instant now)
+    {
+        final Step step = new Step(record, now);
+        if (event instanceof Event.RunRequested)
+        {
+            onRun(step);
+        }
+        else if (event instanceof Event.StopRequested)
+        {
+            onStop(step);
+        }
+        else if (event instanceof Event.RebootRequested)
+        {
+            onReboot(step);
+        }
+        else if (event instanceof Event.MigrationTargetRequested)
+        {
+            step.reply = new Reply.Failed(new ApiError(501, null,
+                "migration_target is not supported by this agent yet"));
+        }
+        else if (event instanceof Event.UnregisterRequested)
+        {
+            onUnregister(step);
+        }
+        else if (event instanceof Event.ForceTerminateRequested)
+        {
+            onForceTerminate(step);
+        }
+        else if (event instanceof Event.VmmStarted)
+        {
+            if (record.phase() == Phase.STARTING)
+            {
+                step.record = record.withPhase(Phase.ACTIVE);
+                step.effects.add(new Effect.WatchPropolis(0));
+            }
+        }
+        else if (event instanceof Event.StartFailed)
+        {
+            if (record.phase() == Phase.STARTING)
+            {
+                halt(step, VmmState.FAILED);
+            }
+        }
+        else if (event instanceof Event.PropolisObserved observed)
+        {
+            onObserved(step, observed.observation());
+        }
+        else if (event instanceof Event.PropolisLost)
+        {
+            if (isLive(record.phase()))
+            {
+                halt(step, VmmState.FAILED);
+            }
+        }
+        else if (event instanceof Event.ProcessExited)
+        {
+            if (isLive(record.phase()))
+            {
+                // A guest that had halted when its process went away was stopped, not lost.
+                final PropolisInstanceState last = record.lastPropolisState();
+                final boolean halted = last == PropolisInstanceState.Stopped
+                    || last == PropolisInstanceState.Destroyed;
+                halt(step, halted ? VmmState.DESTROYED : VmmState.FAILED);
+            }
+        }
+        else if (event instanceof Event.StopGraceExpired)
+        {
+            if (isLive(record.phase()))
+            {
+                halt(step, VmmState.DESTROYED);
+            }
+        }
+        else if (event instanceof Event.ZoneTornDown)
+        {
+            onTornDown(step);
+        }
+        else if (event instanceof Event.ZoneTeardownFailed)
+        {
+            if (record.phase() == Phase.HALTING)
+            {
+                step.effects.add(new Effect.RetryTearDown());
+            }
+        }
+        else if (event instanceof Event.PublishSettled settled)
+        {
+            if (record.phase() == Phase.DONE && settled.gen() >= record.gen())
+            {
+                step.effects.add(new Effect.RemoveFromTable());
+            }
+        }
+        return step.transition();
+    }
+
+    private static void onRun(final Step step)
+    {
+        switch (step.record.phase())
+        {
+            case REGISTERED ->
+            {
+                step.record = step.record.withPhase(Phase.STARTING);
+                step.effects.add(new Effect.StartVmm());
+                step.reply = new Reply.Ok(new VmmPutStateResponse(null));
+            }
+            case STARTING -> step.reply = new Reply.Ok(new VmmPutStateResponse(null));
+            case ACTIVE ->
+            {
+                if (step.record.stopRequested())
+                {
+                    step.reply = new Reply.Failed(ApiError.conflict("VMM is stopping"));
+                }
+                else
+                {
+                    step.effects.add(new Effect.SendPropolisState(PropolisStateRequested.Run));
+                    step.reply = new Reply.Ok(new VmmPutStateResponse(null));
+                }
+            }
+            case HALTING, DONE -> step.reply = new Reply.Failed(ApiError.tearingDown());
+        }
+    }
+
+    private static void onStop(final Step step)
+    {
+        final VmmRecord record = step.record;
+        switch (record.phase())
+        {
+            case REGISTERED ->
+            {
+                // Nothing was ever spawned: stopping it is just saying so.
+                step.record = record.withVmmState(VmmState.DESTROYED, step.now).withPhase(Phase.DONE);
+                publish(step);
+                step.reply = putStateReply(step.record);
+            }
+            case STARTING ->
+            {
+                // The guest never ran: killing the zone is the stop, so no grace deadline is needed.
+                step.record = record.withVmmState(VmmState.STOPPING, step.now);
+                publish(step);
+                halt(step, VmmState.DESTROYED);
+                step.reply = putStateReply(step.record);
+            }
+            case ACTIVE ->
+            {
+                if (!record.stopRequested())
+                {
+                    step.record = record.withStopRequested();
+                    step.effects.add(new Effect.ArmStopDeadline());
+                }
+                final long genBefore = step.record.gen();
+                step.record = step.record.withVmmState(VmmState.STOPPING, step.now);
+                if (step.record.gen() != genBefore)
+                {
+                    publish(step);
+                }
+                step.effects.add(new Effect.SendPropolisState(PropolisStateRequested.Stop));
+                step.reply = putStateReply(step.record);
+            }
+            case HALTING, DONE -> step.reply = putStateReply(record);
+        }
+    }
+
+    private static void onReboot(final Step step)
+    {
+        final VmmRecord record = step.record;
+        if (record.phase() == Phase.HALTING || record.phase() == Phase.DONE)
+        {
+            step.reply = new Reply.Failed(ApiError.tearingDown());
+        }
+        else if (record.phase() != Phase.ACTIVE || record.stopRequested() || record.vmmState() != VmmState.RUNNING)
+        {
+            step.reply = new Reply.Failed(ApiError.conflict(
+                "VMM is not running (state " + record.vmmState().wireName() + ")"));
+        }
+        else
+        {
+            step.record = record.withVmmState(VmmState.REBOOTING, step.now);
+            publish(step);
+            step.effects.add(new Effect.SendPropolisState(PropolisStateRequested.Reboot));
+            step.reply = putStateReply(step.record);
+        }
+    }
+
+    private static void onUnregister(final Step step)
+    {
+        final VmmRecord record = step.record;
+        switch (record.phase())
+        {
+            case REGISTERED ->
+            {
+                step.record = record.withVmmState(VmmState.FAILED, step.now).withOwner(Owner.NEXUS)
+                    .withPhase(Phase.DONE);
+                step.effects.add(new Effect.RemoveFromTable());
+                step.reply = new Reply.Ok(new VmmUnregisterResponse(step.record.current()));
+            }
+            case STARTING, ACTIVE ->
+            {
+                // Owner first: the failed state below is the reply, never a publish.
+                step.record = record.withOwner(Owner.NEXUS).withVmmState(VmmState.FAILED, step.now);
+                halt(step, VmmState.FAILED);
+                step.reply = Reply.DEFERRED;
+            }
+            case HALTING ->
+            {
+                step.record = record.withOwner(Owner.NEXUS);
+                step.reply = Reply.DEFERRED;
+            }
+            case DONE ->
+            {
+                step.record = record.withOwner(Owner.NEXUS);
+                step.effects.add(new Effect.RemoveFromTable());
+                step.reply = new Reply.Ok(new VmmUnregisterResponse(record.current()));
+            }
+        }
+    }
+
+    private static void onForceTerminate(final Step step)
+    {
+        final VmmRecord record = step.record;
+        switch (record.phase())
+        {
+            case REGISTERED ->
+            {
+                step.record = record.withVmmState(VmmState.DESTROYED, step.now).withPhase(Phase.DONE);
+                publish(step);
+                step.reply = new Reply.Ok(step.record.current());
+            }
+            case STARTING, ACTIVE ->
+            {
+                halt(step, VmmState.DESTROYED);
+                step.reply = Reply.DEFERRED;
+            }
+            case HALTING, DONE -> step.reply = new Reply.Failed(ApiError.tearingDown());
+        }
+    }
+
+    private static void onObserved(final Step step, final InstanceStateMonitorResponse observation)
+    {
+        if (step.record.phase() != Phase.ACTIVE)
+        {
+            return;
+        }
+        step.record = step.record.withPropolisState(observation.state());
+        final VmmState mapped = PropolisStates.vmmState(observation.state());
+        if (mapped.isTerminal())
+        {
+            // Published only once the zone is gone: "destroyed" promises nothing is left.
+            halt(step, mapped);
+            return;
+        }
+        // After a stop, an older "running" still in flight must not move the VMM backwards.
+        final boolean backwards = step.record.stopRequested() && mapped != VmmState.STOPPING;
+        if (!backwards && mapped != step.record.vmmState())
+        {
+            step.record = step.record.withVmmState(mapped, step.now);
+            publish(step);
+        }
+        step.effects.add(new Effect.WatchPropolis(observation.gen() + 1));
+    }
+
+    private static void onTornDown(final Step step)
+    {
+        final VmmRecord record = step.record;
+        if (record.phase() != Phase.HALTING)
+        {
+            return;
+        }
+        if (record.owner() == Owner.NEXUS)
+        {
+            step.record = record.withPhase(Phase.DONE);
+            step.effects.add(new Effect.AnswerDeferred(step.record.current()));
+            step.effects.add(new Effect.RemoveFromTable());
+            return;
+        }
+        step.record = record.withVmmState(record.pendingTerminal(), step.now).withPhase(Phase.DONE);
+        publish(step);
+        step.effects.add(new Effect.AnswerDeferred(step.record.current()));
+    }
+
+    /** Enter HALTING with {@code terminal} to publish once the zone is gone. */
+    private static void halt(final Step step, final VmmState terminal)
+    {
+        if (step.record.stopRequested())
+        {
+            step.effects.add(new Effect.CancelStopDeadline());
+        }
+        step.record = step.record.halting(terminal);
+        step.effects.add(new Effect.TearDownZone());
+    }
+
+    private static void publish(final Step step)
+    {
+        if (step.record.owner() == Owner.AGENT)
+        {
+            step.effects.add(new Effect.Publish(step.record.current()));
+        }
+    }
+
+    private static boolean isLive(final Phase phase)
+    {
+        return phase == Phase.STARTING || phase == Phase.ACTIVE;
+    }
+
+    private static Reply putStateReply(final VmmRecord record)
+    {
+        return new Reply.Ok(new VmmPutStateResponse(record.current()));
+    }
+
+    /** The mutable scratch of one step; never escapes {@link #apply}. */
+    private static final class Step
+    {
+        private final Instant now;
+        private final List<Effect> effects = new ArrayList<>(4);
+        private VmmRecord record;
+        private Reply reply;
+
+        private Step(final VmmRecord record, final Instant now)
+        {
+            this.record = record;
+            this.now = now;
+        }
+
+        private Transition transition()
+        {
+            return new Transition(record, effects, reply);
+        }
+    }
+}

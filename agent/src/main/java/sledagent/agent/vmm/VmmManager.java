@@ -1,0 +1,108 @@
+package sledagent.agent.vmm;
+
+import java.time.Clock;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.logging.Logger;
+import sledagent.api.InstanceEnsureBody;
+import sledagent.api.SledVmmState;
+import sledagent.api.VmmUnregisterResponse;
+
+/**
+ * The only writer of the {@link VmmTable}: registers VMMs (creating their actors) and removes them when their
+ * actor says they are done. Everything else finds the actor in the table and talks to it. Never blocks, so it
+ * is safe to call from an event loop.
+ */
+public final class VmmManager
+{
+    private static final Logger LOG = Logger.getLogger(VmmManager.class.getName());
+
+    private final VmmTable table;
+    private final Executor actorPool;
+    private final VmmDriver driver;
+    private final Clock clock;
+
+    public VmmManager(final VmmTable table, final Executor actorPool, final VmmDriver driver, final Clock clock)
+    {
+        this.table = Objects.requireNonNull(table, "table");
+        this.actorPool = Objects.requireNonNull(actorPool, "actorPool");
+        this.driver = Objects.requireNonNull(driver, "driver");
+        this.clock = Objects.requireNonNull(clock, "clock");
+    }
+
+    /**
+     * {@code PUT /vmms/{id}}. A new id is registered and its state returned. The same id with the same
+     * instance returns the current state and ignores the new body (omicron); with another instance it is
+     * refused with 409, since one propolis id can serve only one instance.
+     */
+    public Reply register(final UUID propolisId, final InstanceEnsureBody body)
+    {
+        while (true)
+        {
+            final VmmActor existing = table.get(propolisId);
+            if (existing != null)
+            {
+                final UUID instanceId = existing.record().registration().instanceId();
+                if (!instanceId.equals(body.instanceId()))
+                {
+                    return new Reply.Failed(ApiError.conflict("VMM " + propolisId + " is registered for instance "
+                        + instanceId + ", not " + body.instanceId()));
+                }
+                return new Reply.Ok(existing.snapshot());
+            }
+            final VmmActor actor = new VmmActor(VmmRecord.registered(propolisId, body, clock.instant()), actorPool,
+                driver, clock, this);
+            if (table.putIfAbsent(propolisId, actor) == null)
+            {
+                LOG.info(() -> "vmm " + propolisId + ": registered for instance " + body.instanceId() + " at "
+                    + body.propolisAddr() + " gen " + body.vmmRuntime().gen());
+                return new Reply.Ok(actor.snapshot());
+            }
+            // Lost a race with another register of the same id: look again.
+        }
+    }
+
+    /**
+     * Sends a request to the VMM's actor. Unknown id: 404 (DELETE: 200 with null, omicron's idempotent
+     * unregister). Full mailbox: 503 at once.
+     */
+    public CompletableFuture<Reply> request(final UUID propolisId, final Event request)
+    {
+        final VmmActor actor = table.get(propolisId);
+        if (actor == null)
+        {
+            final Reply reply = request instanceof Event.UnregisterRequested
+                ? new Reply.Ok(new VmmUnregisterResponse(null))
+                : new Reply.Failed(ApiError.noSuchInstance());
+            return CompletableFuture.completedFuture(reply);
+        }
+        final CompletableFuture<Reply> reply = new CompletableFuture<>();
+        if (!actor.offer(request, reply))
+        {
+            return CompletableFuture.completedFuture(new Reply.Failed(ApiError.channelFull()));
+        }
+        return reply;
+    }
+
+    /** The newest state of a VMM, or null if it is not in the table. Never waits on the VMM. */
+    public SledVmmState state(final UUID propolisId)
+    {
+        final VmmActor actor = table.get(propolisId);
+        return actor == null ? null : actor.snapshot();
+    }
+
+    public VmmTable table()
+    {
+        return table;
+    }
+
+    void remove(final VmmActor actor)
+    {
+        if (table.remove(actor.propolisId(), actor))
+        {
+            LOG.info(() -> "vmm " + actor.propolisId() + ": removed from the table");
+        }
+    }
+}

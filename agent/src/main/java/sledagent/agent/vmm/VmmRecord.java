@@ -1,0 +1,110 @@
+package sledagent.agent.vmm;
+
+import java.time.Instant;
+import java.util.Objects;
+import java.util.UUID;
+import sledagent.api.InstanceEnsureBody;
+import sledagent.api.MigrationRuntimeState;
+import sledagent.api.MigrationState;
+import sledagent.api.SledVmmState;
+import sledagent.api.VmmRuntimeState;
+import sledagent.api.VmmState;
+import sledagent.api.propolis.PropolisInstanceState;
+
+/**
+ * Everything the lifecycle knows about one VMM. Immutable: {@link VmmLifecycle} makes the next one.
+ *
+ * @param propolisId        the VMM's id (the table key)
+ * @param registration      the register body as Nexus sent it
+ * @param phase             where the VMM is in its life
+ * @param current           the newest state: what {@code GET /state} shows and what was last published
+ * @param owner             who drives the published state
+ * @param stopRequested     a stop was accepted; the grace deadline is armed (never re-armed)
+ * @param pendingTerminal   while HALTING: the terminal state to publish once the zone is gone
+ * @param lastPropolisState the newest Propolis state the monitor saw, or null
+ */
+public record VmmRecord(
+    UUID propolisId,
+    InstanceEnsureBody registration,
+    Phase phase,
+    SledVmmState current,
+    Owner owner,
+    boolean stopRequested,
+    VmmState pendingTerminal,
+    PropolisInstanceState lastPropolisState)
+{
+    public VmmRecord
+    {
+        Objects.requireNonNull(propolisId, "propolisId");
+        Objects.requireNonNull(registration, "registration");
+        Objects.requireNonNull(phase, "phase");
+        Objects.requireNonNull(current, "current");
+        Objects.requireNonNull(owner, "owner");
+    }
+
+    /**
+     * The record of a freshly registered VMM: its state is the registered runtime as given (the first
+     * published generation will be one above it), with a pending inbound migration if it is a target.
+     */
+    public static VmmRecord registered(final UUID propolisId, final InstanceEnsureBody body, final Instant now)
+    {
+        final MigrationRuntimeState migrationIn = body.migrationId() == null
+            ? null
+            : new MigrationRuntimeState(body.migrationId(), MigrationState.PENDING, 1, now);
+        final SledVmmState state = new SledVmmState(body.vmmRuntime(), migrationIn, null);
+        return new VmmRecord(propolisId, body, Phase.REGISTERED, state, Owner.AGENT, false, null, null);
+    }
+
+    public VmmState vmmState()
+    {
+        return current.vmmState().state();
+    }
+
+    public long gen()
+    {
+        return current.vmmState().gen();
+    }
+
+    VmmRecord withPhase(final Phase next)
+    {
+        return new VmmRecord(propolisId, registration, next, current, owner, stopRequested, pendingTerminal,
+            lastPropolisState);
+    }
+
+    /** Moves the published VMM state; the generation rises by one only if the state changes. */
+    VmmRecord withVmmState(final VmmState state, final Instant now)
+    {
+        if (state == vmmState())
+        {
+            return this;
+        }
+        final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, gen() + 1, now),
+            current.migrationIn(), current.migrationOut());
+        return new VmmRecord(propolisId, registration, phase, next, owner, stopRequested, pendingTerminal,
+            lastPropolisState);
+    }
+
+    VmmRecord withOwner(final Owner next)
+    {
+        return new VmmRecord(propolisId, registration, phase, current, next, stopRequested, pendingTerminal,
+            lastPropolisState);
+    }
+
+    VmmRecord withStopRequested()
+    {
+        return new VmmRecord(propolisId, registration, phase, current, owner, true, pendingTerminal,
+            lastPropolisState);
+    }
+
+    VmmRecord halting(final VmmState terminal)
+    {
+        return new VmmRecord(propolisId, registration, Phase.HALTING, current, owner, stopRequested, terminal,
+            lastPropolisState);
+    }
+
+    VmmRecord withPropolisState(final PropolisInstanceState state)
+    {
+        return new VmmRecord(propolisId, registration, phase, current, owner, stopRequested, pendingTerminal,
+            state);
+    }
+}

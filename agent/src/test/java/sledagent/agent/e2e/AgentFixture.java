@@ -1,0 +1,169 @@
+package sledagent.agent.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import sledagent.agent.AgentConfig;
+import sledagent.agent.SledAgent;
+import sledagent.agent.demo.AgentHttpClient;
+import sledagent.agent.demo.RecordingNexus;
+import sledagent.api.Json;
+import sledagent.zones.Zone;
+import sledagent.zones.linux.CgroupRoot;
+import sledagent.zones.linux.CgroupZoneBackend;
+
+/**
+ * A real agent (real HTTP, real cgroups, real propolis-sim processes) with a recording Nexus, on a zone root
+ * of its own. {@link #close()} removes every zone and process it made, even after a failed test.
+ */
+final class AgentFixture implements AutoCloseable
+{
+    final Path zoneRoot;
+    final Path stateDir;
+    final RecordingNexus nexus;
+    final SledAgent agent;
+    final AgentHttpClient client;
+
+    AgentFixture(final long stopGraceMs) throws Exception
+    {
+        zoneRoot = CgroupRoot.agentCgroupDir().resolve("sledtest-" + UUID.randomUUID());
+        stateDir = Files.createTempDirectory("sled-agent-test");
+        RecordingNexus startedNexus = null;
+        try
+        {
+            startedNexus = new RecordingNexus();
+            agent = SledAgent.launch(new AgentConfig(new InetSocketAddress("127.0.0.1", 0),
+                List.of(startedNexus.url()), stateDir, stopGraceMs, zoneRoot, UUID.randomUUID()));
+        }
+        catch (final Exception ex)
+        {
+            if (startedNexus != null)
+            {
+                startedNexus.close();
+            }
+            removeZones(zoneRoot);
+            throw ex;
+        }
+        nexus = startedNexus;
+        client = new AgentHttpClient(URI.create("http://127.0.0.1:" + agent.server().address().getPort()),
+            Duration.ofSeconds(10));
+    }
+
+    /** A free loopback address for a VMM. */
+    static String freeAddr() throws IOException
+    {
+        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress()))
+        {
+            return "127.0.0.1:" + socket.getLocalPort();
+        }
+    }
+
+    Path zoneDir(final UUID propolisId)
+    {
+        return zoneRoot.resolve("oxz_propolis-server_" + propolisId);
+    }
+
+    /** Pids in a zone right now (empty if the zone does not exist). */
+    List<Long> zonePids(final UUID propolisId) throws IOException
+    {
+        final Path procs = zoneDir(propolisId).resolve("cgroup.procs");
+        final List<Long> pids = new ArrayList<>();
+        if (Files.exists(procs))
+        {
+            for (final String line : Files.readAllLines(procs))
+            {
+                if (!line.isBlank())
+                {
+                    pids.add(Long.parseLong(line.trim()));
+                }
+            }
+        }
+        return pids;
+    }
+
+    static JsonNode json(final String body) throws IOException
+    {
+        return Json.mapper().readTree(body);
+    }
+
+    /**
+     * Every pid is dead: absent, or a zombie waiting for its parent to reap it (which this machine's PID 1
+     * does late; a zombie runs nothing and holds nothing but its pid).
+     */
+    static void assertGone(final List<Long> pids) throws IOException
+    {
+        for (final long pid : pids)
+        {
+            assertThat(runState(pid)).as("process %d should be gone (state from /proc)", pid).isIn("gone", "Z");
+        }
+    }
+
+    /** The state letter from /proc/PID/stat, or "gone". */
+    static String runState(final long pid) throws IOException
+    {
+        final Path stat = Path.of("/proc/" + pid + "/stat");
+        try
+        {
+            final String text = Files.readString(stat);
+            return text.substring(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
+        }
+        catch (final java.nio.file.NoSuchFileException ex)
+        {
+            return "gone";
+        }
+    }
+
+    @Override
+    public void close() throws Exception
+    {
+        try
+        {
+            agent.close();
+        }
+        finally
+        {
+            nexus.close();
+            removeZones(zoneRoot);
+        }
+    }
+
+    /** Kills and removes every zone under {@code root}, then the root itself. */
+    static void removeZones(final Path root) throws InterruptedException
+    {
+        if (!Files.isDirectory(root))
+        {
+            return;
+        }
+        try (CgroupZoneBackend zones = new CgroupZoneBackend(root))
+        {
+            for (final String name : zones.list())
+            {
+                final Zone zone = zones.open(name);
+                if (zone != null)
+                {
+                    zones.killAll(zone);
+                    zones.awaitEmpty(zone, Duration.ofSeconds(5));
+                    zones.destroy(zone);
+                }
+            }
+        }
+        try
+        {
+            Files.deleteIfExists(root);
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot remove test zone root " + root, ex);
+        }
+    }
+}

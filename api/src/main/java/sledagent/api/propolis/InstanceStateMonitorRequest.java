@@ -1,0 +1,6 @@
+package sledagent.api.propolis;
+
+/** Propolis v5 {@code InstanceStateMonitorRequest}: the body of the state-monitor GET. */
+public record InstanceStateMonitorRequest(long gen)
+{
+}

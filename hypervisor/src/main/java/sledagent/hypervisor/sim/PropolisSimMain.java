@@ -1,0 +1,102 @@
+package sledagent.hypervisor.sim;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.File;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * propolis-sim: a standalone process that speaks the Propolis server API v5.0.0 for one simulated VM, with fault
+ * injection through {@code PUT /mock/fault}. Like the real server it has no signal handling of its own and does not
+ * exit when its VM is destroyed; whoever started it tears it down.
+ *
+ * <p>At start it forks one helper child ({@code sleep}), a stand-in for the processes a real VMM leaves in its zone,
+ * so a test can prove that a zone kill takes the whole tree. Once listening it prints one line to stdout:
+ * {@code propolis-sim listening on ADDR pid N}.
+ */
+public final class PropolisSimMain
+{
+    // Long polls hold a thread each; this bound is far above what one VM's callers need, and idle threads die.
+    private static final int MAX_HTTP_THREADS = 256;
+    private static final long HTTP_THREAD_KEEPALIVE_S = 30;
+    private static final int BACKLOG = 64;
+
+    private PropolisSimMain()
+    {
+    }
+
+    /**
+     * @param args {@code --listen HOST:PORT} and optionally {@code --step-ms N}
+     */
+    public static void main(final String[] args)
+    {
+        final SimOptions options;
+        try
+        {
+            options = SimOptions.parse(args);
+        }
+        catch (final IllegalArgumentException e)
+        {
+            System.err.println("propolis-sim: " + e.getMessage());
+            System.err.println(SimOptions.USAGE);
+            System.exit(2);
+            return;
+        }
+        try
+        {
+            final InetSocketAddress bound = serve(options);
+            startHelper();
+            System.out.println("propolis-sim listening on " + ListenAddress.format(bound)
+                + " pid " + ProcessHandle.current().pid());
+            System.out.flush();
+        }
+        catch (final IOException e)
+        {
+            System.err.println("propolis-sim: cannot start: " + e);
+            System.exit(1);
+        }
+        // main returns; the server's dispatcher thread keeps the process alive until it is killed.
+    }
+
+    private static InetSocketAddress serve(final SimOptions options) throws IOException
+    {
+        final ScheduledThreadPoolExecutor stepper = new ScheduledThreadPoolExecutor(1, threads("propolis-sim-step"));
+        final SimVm vm = new SimVm(stepper, options.stepMs());
+        final ThreadPoolExecutor httpThreads = new ThreadPoolExecutor(MAX_HTTP_THREADS, MAX_HTTP_THREADS,
+            HTTP_THREAD_KEEPALIVE_S, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), threads("propolis-sim-http"));
+        httpThreads.allowCoreThreadTimeOut(true);
+
+        final HttpServer server = HttpServer.create(options.listen(), BACKLOG);
+        server.createContext("/", new SimHttpHandler(vm, () -> Runtime.getRuntime().halt(1)));
+        server.setExecutor(httpThreads);
+        server.start();
+        return server.getAddress();
+    }
+
+    /** The stand-in for a VMM's helper process; it lives until something kills it. */
+    private static void startHelper() throws IOException
+    {
+        new ProcessBuilder("sleep", "2147483647")
+            .redirectInput(new File("/dev/null"))
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    }
+
+    private static ThreadFactory threads(final String prefix)
+    {
+        final AtomicInteger count = new AtomicInteger();
+        return runnable ->
+        {
+            final Thread thread = new Thread(runnable, prefix + "-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+}

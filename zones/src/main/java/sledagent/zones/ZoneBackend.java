@@ -1,0 +1,54 @@
+package sledagent.zones;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A zone is a box of processes that dies as one. Every backend (Linux cgroup v2, illumos zones, the
+ * in-memory fake) offers the same operations, each bounded: nothing here waits without a deadline.
+ *
+ * <p>Zone names are {@code oxz_propolis-server_<propolis_id>}; a backend only ever touches zones under its
+ * own root. All methods are thread-safe; they may block for the stated bound and so must not be called from
+ * an event loop or an actor.
+ */
+public interface ZoneBackend extends AutoCloseable
+{
+    /** Prefix of every zone this agent creates. */
+    String ZONE_PREFIX = "oxz_propolis-server_";
+
+    /** A short name for logs, e.g. {@code "linux-cgroup2"}. */
+    String name();
+
+    /** Creates the zone, or returns the existing one of that name if it is there already. */
+    Zone create(String zoneName);
+
+    /** A handle on an existing zone, or null if there is none of that name. */
+    Zone open(String zoneName);
+
+    /**
+     * Starts {@code argv} as the zone's main process: inside the zone before it can fork, in a new PID
+     * namespace and session, stdin from /dev/null, stdout and stderr appended to {@code logFile}. No pipe
+     * to the agent is kept, so the process does not depend on the agent staying alive.
+     */
+    ZoneProcess spawn(Zone zone, List<String> argv, Path logFile);
+
+    /** SIGKILLs every process in the zone, including ones forked during the kill. Idempotent. */
+    void killAll(Zone zone);
+
+    /** True when no process is left in the zone (or the zone is gone). */
+    boolean isEmpty(Zone zone);
+
+    /** Waits at most {@code bound} for the zone to be empty; true if it is. */
+    boolean awaitEmpty(Zone zone, Duration bound) throws InterruptedException;
+
+    /** Removes an empty zone; a zone that is already gone is not an error. */
+    void destroy(Zone zone);
+
+    /** Names of every zone with {@link #ZONE_PREFIX} under this backend's root. */
+    List<String> list();
+
+    /** Releases the backend's own resources (watcher threads, fds). Leaves zones and processes alone. */
+    @Override
+    void close();
+}
