@@ -6,10 +6,10 @@ import static sledagent.api.Specs.assertValid;
 
 import com.atlassian.oai.validator.model.Request.Method;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.api.Test;
 
 /** Our serialized types, as the requests and responses of the sled-agent v48 VMM endpoints. */
 class SledAgentSpecTest

@@ -28,6 +28,12 @@ import java.util.stream.Stream;
  * <p>The specs are Dropshot versioned APIs: the version is chosen by the {@code api-version} request header, which the
  * per-version spec files do not declare. Every request here carries the header the real client sends; the validator
  * ignores undeclared headers, so the header neither helps nor hurts validation.
+ *
+ * <p>The validator is stricter than serde in one way worth knowing: it injects {@code additionalProperties: false}
+ * into every object schema, so a body with a field the spec does not list fails
+ * ({@code ...schema.additionalProperties}). That is what we want for what we write. The specs are loaded from the
+ * files and patched in memory in three documented places (see {@link #inlineNullableRefs}, {@link #rewritePatterns},
+ * {@link #overlappingOneOfToAnyOf}) where the validator would otherwise reject valid bodies.
  */
 final class Specs
 {
@@ -214,7 +220,7 @@ final class Specs
                 if (ref.startsWith("#/components/schemas/") && target != null && target.has("type"))
                 {
                     object.remove("allOf");
-                    target.fields().forEachRemaining(field ->
+                    target.properties().forEach(field ->
                     {
                         if (!field.getKey().equals("description") && !object.has(field.getKey()))
                         {
@@ -262,7 +268,7 @@ final class Specs
     /**
      * The validator checks every {@code pattern} as an ECMA 262 (Rhino) regex and, on one it cannot compile, refuses
      * the whole body ("Invalid JSON Schema, cannot continue"). The only such pattern in the three specs is the
-     * hostname's lookbehind; it is swapped for an equivalent without lookbehind ({@code SpecPatchTest} checks the
+     * hostname's lookbehind; it is swapped for an equivalent without lookbehind ({@code SpecFilesTest} checks the
      * equivalence). Any other lookbehind is an error, so a new one cannot slip through unpatched.
      */
     static void rewritePatterns(final JsonNode node)
