@@ -264,6 +264,11 @@ public final class VmmActor
         }
         else if (effect instanceof Effect.RemoveFromTable)
         {
+            if (removed)
+            {
+                // A late result replayed the removal: the id may belong to a new VMM by now; leave it alone.
+                return;
+            }
             removed = true;
             process = null;
             startJob = Cancellable.NONE;

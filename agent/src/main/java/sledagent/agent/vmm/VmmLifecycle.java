@@ -28,6 +28,9 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>REGISTERED</td><td>ForceTerminate</td><td>DONE, destroyed</td><td>Publish</td><td>200 destroyed</td></tr>
  * <tr><td>REGISTERED</td><td>Unregister</td><td>DONE, failed, owner Nexus</td><td>RemoveFromTable</td><td>200 failed</td></tr>
  * <tr><td>STARTING</td><td>Run</td><td>-</td><td>-</td><td>200 null</td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>PropolisLost</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>ACTIVE</td><td>Run, after a stop</td><td>-</td><td>-</td><td>409</td></tr>
+ * <tr><td>REGISTERED, STARTING, ACTIVE</td><td>MigrationTarget</td><td>-</td><td>-</td><td>501 (not yet supported)</td></tr>
  * <tr><td>STARTING</td><td>VmmStarted</td><td>ACTIVE</td><td>WatchPropolis(0)</td><td></td></tr>
  * <tr><td>STARTING</td><td>StartFailed</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>STARTING</td><td>Stop</td><td>HALTING(destroyed), stopping</td><td>Publish, TearDownZone</td>
@@ -39,12 +42,11 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>ACTIVE</td><td>Reboot, while running</td><td>-, rebooting</td><td>Publish, SendPropolisState(Reboot)</td><td>200 rebooting</td></tr>
  * <tr><td>ACTIVE</td><td>PropolisObserved</td><td>- or HALTING on Destroyed/Failed</td>
  *     <td>Publish if the mapped state changed; WatchPropolis(gen+1), or TearDownZone</td><td></td></tr>
- * <tr><td>ACTIVE</td><td>PropolisLost</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>ProcessExited</td><td>HALTING(failed; destroyed if Propolis had reported Stopped)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>StopGraceExpired</td><td>HALTING(destroyed, not failed: no auto-restart of a VM the user stopped)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>ForceTerminate</td><td>HALTING(destroyed)</td><td>TearDownZone</td><td>deferred: the final state</td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>Unregister</td><td>HALTING(failed), owner Nexus, failed</td><td>TearDownZone</td><td>deferred: failed</td></tr>
- * <tr><td>HALTING</td><td>Unregister</td><td>owner Nexus</td><td>-</td><td>deferred</td></tr>
+ * <tr><td>HALTING</td><td>Unregister</td><td>owner Nexus, failed</td><td>-</td><td>deferred: failed</td></tr>
  * <tr><td>HALTING</td><td>ZoneTornDown</td><td>DONE, terminal</td><td>Publish (owner agent) or RemoveFromTable (owner Nexus); AnswerDeferred</td><td></td></tr>
  * <tr><td>HALTING</td><td>ZoneTeardownFailed</td><td>-</td><td>RetryTearDown (never given up, never ignored)</td><td></td></tr>
  * <tr><td>HALTING, DONE</td><td>Run, Reboot, ForceTerminate, MigrationTarget</td><td>-</td><td>-</td><td>410 NO_SUCH_INSTANCE</td></tr>
@@ -79,8 +81,9 @@ public final class VmmLifecycle
         }
         else if (event instanceof Event.MigrationTargetRequested)
         {
-            step.reply = new Reply.Failed(new ApiError(501, null,
-                "migration_target is not supported by this agent yet"));
+            step.reply = record.phase() == Phase.HALTING || record.phase() == Phase.DONE
+                ? new Reply.Failed(ApiError.tearingDown())
+                : new Reply.Failed(new ApiError(501, null, "migration_target is not supported by this agent yet"));
         }
         else if (event instanceof Event.UnregisterRequested)
         {
@@ -264,7 +267,8 @@ public final class VmmLifecycle
             }
             case HALTING ->
             {
-                step.record = record.withOwner(Owner.NEXUS);
+                // Whatever the teardown was going to publish, Nexus takes the VMM back as failed.
+                step.record = record.withOwner(Owner.NEXUS).withVmmState(VmmState.FAILED, step.now);
                 step.reply = Reply.DEFERRED;
             }
             case DONE ->
@@ -329,7 +333,7 @@ public final class VmmLifecycle
         }
         if (record.owner() == Owner.NEXUS)
         {
-            step.record = record.withPhase(Phase.DONE);
+            step.record = record.withVmmState(VmmState.FAILED, step.now).withPhase(Phase.DONE);
             step.effects.add(new Effect.AnswerDeferred(step.record.current()));
             step.effects.add(new Effect.RemoveFromTable());
             return;

@@ -338,6 +338,35 @@ class VmmActorTest
         assertThat(manager.table().get(propolisId)).isNull();
     }
 
+    /**
+     * A removed actor keeps feeding late internal events to the lifecycle: a late {@code PublishSettled} for its
+     * terminal generation makes a DONE record emit {@code RemoveFromTable} again, and the actor then calls
+     * {@code driver.forget(propolisId)} a second time, dropping the queued publishes of whatever VMM now has that
+     * id in the table.
+     */
+    @Test
+    void aLateResultToARemovedActorDoesNotForgetItsSuccessor()
+    {
+        bringToRunning();
+        final CompletableFuture<Reply> kill = request(new Event.ForceTerminateRequested());
+        executor.runAll();
+        deliver(driver.lastTearDown().post(), new Event.ZoneTornDown());
+        assertThat(kill).isDone();
+        final FakeVmmDriver.PublishCall destroyed = driver.lastPublish();
+        assertThat(destroyed.state().vmmState().state()).isEqualTo(VmmState.DESTROYED);
+        // Nexus takes it back before the terminal publish settled: removed at once.
+        call(new Event.UnregisterRequested());
+        assertThat(manager.table().get(propolisId)).isNull();
+        assertThat(driver.forgotten).hasSize(1);
+
+        // The same id registered again (a new actor), then the old publish settles.
+        register();
+        final VmmActor successor = actor();
+        deliver(destroyed.post(), new Event.PublishSettled(destroyed.state().vmmState().gen()));
+        assertThat(actor()).isSameAs(successor);
+        assertThat(driver.forgotten).as("forget calls after the successor registered").hasSize(1);
+    }
+
     // ---------------------------------------------------------------- the process
 
     @Test

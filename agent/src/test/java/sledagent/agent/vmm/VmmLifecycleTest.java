@@ -11,9 +11,10 @@ import static sledagent.agent.vmm.LifecycleFixtures.observed;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.UUID;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -665,7 +666,8 @@ class VmmLifecycleTest
             case HALTING ->
             {
                 assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
-                assertThat(t.next().current()).isEqualTo(before.current());
+                // Nexus takes it back as failed, whatever the teardown was going to publish.
+                assertState(t.next(), VmmState.FAILED, before.gen() + 1);
                 assertThat(t.effects()).isEmpty();
                 assertThat(t.reply()).isEqualTo(Reply.DEFERRED);
             }
@@ -723,8 +725,6 @@ class VmmLifecycleTest
      * starting VMM, which published "stopping") ends DONE with the non-terminal "stopping" and answers the
      * deferred unregister with it.
      */
-    @Disabled("BUG: VmmLifecycle.onUnregister (HALTING) / onTornDown (owner NEXUS) never set a terminal state; "
-        + "unregister while HALTING ends DONE with a non-terminal state and replies with it instead of failed")
     @Test
     void unregisterWhileHaltingRepliesFailedAndEndsTerminal()
     {
@@ -756,8 +756,6 @@ class VmmLifecycleTest
         }
     }
 
-    @Disabled("BUG: VmmLifecycle.apply answers MigrationTargetRequested with 501 in every phase; the table says "
-        + "410 NO_SUCH_INSTANCE in HALTING and DONE")
     @ParameterizedTest
     @EnumSource(value = Phase.class, names = {"HALTING", "DONE"})
     void migrationTargetIsGoneWhileTearingDown(final Phase phase)
@@ -894,13 +892,16 @@ class VmmLifecycleTest
         System.out.println("VmmLifecycleTest.randomSequencesKeepTheInvariants seed=" + master
             + " (rerun with -Dlifecycle.seed=" + master + ")");
         final Random seeds = new Random(master);
-        for (int run = 0; run < 3000; run++)
+        final int runs = 3000;
+        final Map<String, Integer> ends = new TreeMap<>();
+        for (int run = 0; run < runs; run++)
         {
             final long seed = seeds.nextLong();
             final List<Event> trace = new ArrayList<>();
             try
             {
-                randomRun(new Random(seed), trace);
+                final VmmRecord last = randomRun(new Random(seed), trace);
+                ends.merge(last.phase() + "/" + last.owner() + "/" + last.vmmState(), 1, Integer::sum);
             }
             catch (final AssertionError ex)
             {
@@ -908,9 +909,13 @@ class VmmLifecycleTest
                     + "), events " + trace + ": " + ex.getMessage(), ex);
             }
         }
+        System.out.println("VmmLifecycleTest.randomSequencesKeepTheInvariants ends: " + ends);
+        // The walks get everywhere that matters (so the invariants were checked there).
+        assertThat(ends).containsKeys("DONE/AGENT/DESTROYED", "DONE/AGENT/FAILED", "DONE/NEXUS/FAILED");
+        assertThat(ends.keySet()).anyMatch(k -> k.startsWith("ACTIVE/")).anyMatch(k -> k.startsWith("HALTING/"));
     }
 
-    private void randomRun(final Random rnd, final List<Event> trace)
+    private VmmRecord randomRun(final Random rnd, final List<Event> trace)
     {
         VmmRecord record = registered();
         long maxPublishedGen = Long.MIN_VALUE;
@@ -1025,6 +1030,7 @@ class VmmLifecycleTest
             }
             record = next;
         }
+        return record;
     }
 
     private static Event randomEvent(final Random rnd, final VmmRecord record, final long propolisGen)
