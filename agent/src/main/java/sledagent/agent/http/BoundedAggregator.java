@@ -2,6 +2,7 @@ package sledagent.agent.http;
 
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -11,7 +12,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import sledagent.agent.vmm.ApiError;
 
-/** {@link HttpObjectAggregator} whose 413 carries the spec's {@code Error} body, then closes the connection. */
+/** {@link HttpObjectAggregator} whose 413 carries the spec's {@code Error} body. */
 final class BoundedAggregator extends HttpObjectAggregator
 {
     BoundedAggregator(final int maxContentBytes)
@@ -26,8 +27,15 @@ final class BoundedAggregator extends HttpObjectAggregator
             HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
             new ApiError(413, null, "request body exceeds " + maxContentLength() + " bytes"), null));
         HttpUtil.setContentLength(response, response.content().readableBytes());
-        // The rest of the body is still coming: close rather than read it.
-        response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        if (oversized instanceof FullHttpMessage || !HttpUtil.isKeepAlive(oversized))
+        {
+            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        // Keep the connection: the aggregator discards the rest of this body, so the client (still sending
+        // it) is not reset before it reads the 413.
+        response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
     }
 }

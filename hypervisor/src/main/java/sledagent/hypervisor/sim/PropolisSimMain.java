@@ -4,12 +4,7 @@ import com.sun.net.httpserver.HttpServer;
 import java.io.File;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * propolis-sim: a standalone process that speaks the Propolis server API v5.0.0 for one simulated VM, with fault
@@ -66,15 +61,12 @@ public final class PropolisSimMain
 
     private static InetSocketAddress serve(final SimOptions options) throws IOException
     {
-        final ScheduledThreadPoolExecutor stepper = new ScheduledThreadPoolExecutor(1, threads("propolis-sim-step"));
+        final ScheduledThreadPoolExecutor stepper =
+            new ScheduledThreadPoolExecutor(1, SimThreads.daemons("propolis-sim-step"));
         final SimVm vm = new SimVm(stepper, options.stepMs());
-        final ThreadPoolExecutor httpThreads = new ThreadPoolExecutor(MAX_HTTP_THREADS, MAX_HTTP_THREADS,
-            HTTP_THREAD_KEEPALIVE_S, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), threads("propolis-sim-http"));
-        httpThreads.allowCoreThreadTimeOut(true);
-
         final HttpServer server = HttpServer.create(options.listen(), BACKLOG);
         server.createContext("/", new SimHttpHandler(vm, () -> Runtime.getRuntime().halt(1)));
-        server.setExecutor(httpThreads);
+        server.setExecutor(SimThreads.growingPool("propolis-sim-http", MAX_HTTP_THREADS, HTTP_THREAD_KEEPALIVE_S));
         server.start();
         return server.getAddress();
     }
@@ -87,16 +79,5 @@ public final class PropolisSimMain
             .redirectOutput(ProcessBuilder.Redirect.DISCARD)
             .redirectError(ProcessBuilder.Redirect.DISCARD)
             .start();
-    }
-
-    private static ThreadFactory threads(final String prefix)
-    {
-        final AtomicInteger count = new AtomicInteger();
-        return runnable ->
-        {
-            final Thread thread = new Thread(runnable, prefix + "-" + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        };
     }
 }
