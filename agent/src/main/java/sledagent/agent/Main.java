@@ -65,6 +65,11 @@ public final class Main
                 default -> usage(err, "unknown command '" + args[0] + "'");
             };
         }
+        catch (final HelpRequested ex)
+        {
+            out.print(USAGE);
+            return 0;
+        }
         catch (final UsageException ex)
         {
             return usage(err, ex.getMessage());
@@ -90,7 +95,7 @@ public final class Main
             final String flag = args.get(i);
             switch (flag)
             {
-                case "--help" -> throw new UsageException(null);
+                case "--help", "-h" -> throw new HelpRequested();
                 case "--listen" -> listen = value(args, ++i, flag);
                 case "--nexus" -> nexus.add(URI.create(value(args, ++i, flag)));
                 case "--state-dir" -> stateDir = Path.of(value(args, ++i, flag));
@@ -132,6 +137,7 @@ public final class Main
             final String flag = args.get(i);
             switch (flag)
             {
+                case "--help", "-h" -> throw new HelpRequested();
                 case "--stop-grace" -> stopGraceMs = duration(value(args, ++i, flag), flag);
                 case "--verbose" -> verbose = true;
                 default -> throw new UsageException("unknown option '" + flag + "' for demo");
@@ -182,6 +188,15 @@ public final class Main
         }
         err.print(USAGE);
         return 2;
+    }
+
+    /** {@code --help} after a command: the usage on stdout, exit 0. */
+    private static final class HelpRequested extends RuntimeException
+    {
+        HelpRequested()
+        {
+            super(null, null, false, false);
+        }
     }
 
     /** Bad command line: exit 2 with the usage. */
