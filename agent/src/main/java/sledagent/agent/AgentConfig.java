@@ -16,6 +16,7 @@ import java.util.UUID;
  * @param stopGraceMs  how long a stop may take before the zone is killed
  * @param zoneRoot     cgroup directory under which zones are made; null = the agent's own cgroup
  * @param sledId       this sled's id
+ * @param startTimeoutMs how long a VMM may take from spawn to "ensured and told to Run"
  */
 public record AgentConfig(
     InetSocketAddress listen,
@@ -23,11 +24,13 @@ public record AgentConfig(
     Path stateDir,
     long stopGraceMs,
     Path zoneRoot,
-    UUID sledId)
+    UUID sledId,
+    long startTimeoutMs)
 {
     public static final String DEFAULT_LISTEN = "127.0.0.1:12345";
     public static final long DEFAULT_STOP_GRACE_MS = 600_000;
     public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/sled-agent");
+    public static final long DEFAULT_START_TIMEOUT_MS = 60_000;
 
     public AgentConfig
     {
@@ -38,6 +41,10 @@ public record AgentConfig(
         if (stopGraceMs <= 0)
         {
             throw new IllegalArgumentException("stop grace must be positive");
+        }
+        if (startTimeoutMs <= 0)
+        {
+            throw new IllegalArgumentException("start timeout must be positive");
         }
         for (final URI url : nexusUrls)
         {

@@ -27,6 +27,7 @@ public final class Main
                    --stop-grace DURATION  how long a stop may take before the zone is killed (default 600s)
                    --zone-root DIR        cgroup v2 directory for zones (default: the agent's own cgroup)
                    --sled-id UUID         this sled's id (default: random)
+                   --start-timeout DURATION  spawn to "Propolis ensured and running" (default 60s)
           demo     start the agent with a recording Nexus, run and stop one VMM, print what Nexus received
                    --stop-grace DURATION  (default 10s)
                    --verbose              show the agent's log
@@ -90,6 +91,7 @@ public final class Main
         long stopGraceMs = AgentConfig.DEFAULT_STOP_GRACE_MS;
         Path zoneRoot = null;
         UUID sledId = UUID.randomUUID();
+        long startTimeoutMs = AgentConfig.DEFAULT_START_TIMEOUT_MS;
         for (int i = 0; i < args.size(); i++)
         {
             final String flag = args.get(i);
@@ -102,6 +104,7 @@ public final class Main
                 case "--stop-grace" -> stopGraceMs = duration(value(args, ++i, flag), flag);
                 case "--zone-root" -> zoneRoot = Path.of(value(args, ++i, flag));
                 case "--sled-id" -> sledId = uuid(value(args, ++i, flag), flag);
+                case "--start-timeout" -> startTimeoutMs = duration(value(args, ++i, flag), flag);
                 default -> throw new UsageException("unknown option '" + flag + "' for serve");
             }
         }
@@ -109,7 +112,7 @@ public final class Main
         try
         {
             config = new AgentConfig(AgentConfig.parseHostPort(listen), nexus, stateDir, stopGraceMs, zoneRoot,
-                sledId);
+                sledId, startTimeoutMs);
         }
         catch (final IllegalArgumentException ex)
         {

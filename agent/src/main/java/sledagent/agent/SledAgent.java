@@ -41,7 +41,6 @@ public final class SledAgent implements AutoCloseable
     private static final int TIMER_WHEEL_SLOTS = 1024;
     private static final int BLOCKING_THREADS = 32;
     private static final int BLOCKING_QUEUE = 4096;
-    private static final long START_TIMEOUT_MS = 30_000;
     private static final long CALL_TIMEOUT_MS = 5_000;
     private static final long MONITOR_POLL_MS = 30_000;
     private static final long EMPTY_BOUND_MS = 10_000;
@@ -98,7 +97,7 @@ public final class SledAgent implements AutoCloseable
                 Math.max(2, Runtime.getRuntime().availableProcessors()), daemonThreads("sled-actor"));
             resources.push(() -> shutdown(actorPool));
             final RuntimeSettings settings = new RuntimeSettings(config.stateDir(), config.stopGraceMs(),
-                START_TIMEOUT_MS, CALL_TIMEOUT_MS, MONITOR_POLL_MS, EMPTY_BOUND_MS, vmmCommand, config.sledId());
+                config.startTimeoutMs(), CALL_TIMEOUT_MS, MONITOR_POLL_MS, EMPTY_BOUND_MS, vmmCommand, config.sledId());
             final ZoneVmmDriver driver = new ZoneVmmDriver(zones, propolis, timer, blockingPool, publisher,
                 settings);
             final VmmManager manager = new VmmManager(new NonBlockingVmmTable(), actorPool, driver,

@@ -2,6 +2,7 @@ package sledagent.agent.runtime;
 
 import java.net.ConnectException;
 import java.net.http.HttpTimeoutException;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -17,6 +18,7 @@ import sledagent.api.propolis.InstanceProperties;
 import sledagent.api.propolis.PropolisStateRequested;
 import sledagent.hypervisor.PropolisClient;
 import sledagent.hypervisor.PropolisHttpException;
+import sledagent.hypervisor.PropolisSpecs;
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneProcess;
@@ -35,15 +37,17 @@ final class StartSequence
 
     private final UUID propolisId;
     private final InstanceEnsureBody registration;
+    private final String migrationSourceAddr;
     private final ZoneBackend zones;
     private final PropolisClient client;
     private final RuntimeSettings settings;
 
-    StartSequence(final UUID propolisId, final InstanceEnsureBody registration, final ZoneBackend zones,
-        final PropolisClient client, final RuntimeSettings settings)
+    StartSequence(final UUID propolisId, final InstanceEnsureBody registration, final String migrationSourceAddr,
+        final ZoneBackend zones, final PropolisClient client, final RuntimeSettings settings)
     {
         this.propolisId = propolisId;
         this.registration = registration;
+        this.migrationSourceAddr = migrationSourceAddr;
         this.zones = zones;
         this.client = client;
         this.settings = settings;
@@ -63,7 +67,11 @@ final class StartSequence
             onSpawned.accept(process);
             awaitAnswering(addr, process, deadlineNs);
             await(client.ensure(addr, ensureRequest(), settings.callTimeout()), deadlineNs, "instance ensure");
-            await(client.putState(addr, PropolisStateRequested.Run, settings.callTimeout()), deadlineNs, "Run");
+            if (migrationSourceAddr == null)
+            {
+                // A migration target runs by itself once the migration completes.
+                await(client.putState(addr, PropolisStateRequested.Run, settings.callTimeout()), deadlineNs, "Run");
+            }
             return new Event.VmmStarted();
         }
         catch (final InterruptedException ex)
@@ -122,7 +130,14 @@ final class StartSequence
         final String hostname = registration.localConfig().path("hostname").asText("vmm-" + propolisId);
         final InstanceProperties properties = new InstanceProperties(propolisId, hostname,
             "instance " + registration.instanceId(), metadata);
-        return new InstanceEnsureRequest(properties, InstanceInitializationMethod.Spec.of(registration.vmmSpec()));
+        if (migrationSourceAddr != null)
+        {
+            return new InstanceEnsureRequest(properties, new InstanceInitializationMethod.MigrationTarget(
+                new InstanceInitializationMethod.MigrationTargetValue(registration.migrationId(), Map.of(),
+                    migrationSourceAddr)));
+        }
+        return new InstanceEnsureRequest(properties,
+            InstanceInitializationMethod.Spec.of(PropolisSpecs.toV5(registration.vmmSpec())));
     }
 
     private static <T> T await(final CompletableFuture<T> call, final long deadlineNs, final String what)

@@ -2,12 +2,16 @@ package sledagent.agent.runtime;
 
 import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import java.util.logging.Logger;
 import sledagent.agent.vmm.Cancellable;
 import sledagent.agent.vmm.Event;
+import sledagent.api.propolis.InstanceStateMonitorResponse;
+import sledagent.hypervisor.PropolisClient;
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneException;
@@ -23,17 +27,42 @@ final class ZoneTeardown
     /** How long a cancelled start sequence may take to notice (it is interrupted; spawning is quick). */
     private static final long START_STOP_BOUND_MS = 5_000;
 
+    /** DESIGN rule 5: the one look at Propolis before a kill is bounded, whatever Propolis does. */
+    static final long LAST_LOOK_MS = 100;
+
     private final ZoneBackend zones;
+    private final PropolisClient client;
     private final RuntimeSettings settings;
 
-    ZoneTeardown(final ZoneBackend zones, final RuntimeSettings settings)
+    ZoneTeardown(final ZoneBackend zones, final PropolisClient client, final RuntimeSettings settings)
     {
         this.zones = zones;
+        this.client = client;
         this.settings = settings;
     }
 
-    Event run(final UUID propolisId, final Cancellable startJob, final ZoneProcess process)
+    /**
+     * Asks Propolis for its newest state (state-monitor from gen 0 answers at once) within
+     * {@link #LAST_LOOK_MS}, and posts it; silence or an error is simply no news.
+     */
+    private void lastLook(final UUID propolisId, final String addr, final Consumer<Event> post)
         throws InterruptedException
+    {
+        final CompletableFuture<InstanceStateMonitorResponse> call =
+            client.monitor(addr, 0, Duration.ofMillis(LAST_LOOK_MS));
+        try
+        {
+            post.accept(new Event.LastLook(call.get(LAST_LOOK_MS, TimeUnit.MILLISECONDS)));
+        }
+        catch (final ExecutionException | TimeoutException ex)
+        {
+            call.cancel(true);
+            LOG.fine(() -> "vmm " + propolisId + ": no last look (" + ex + ")");
+        }
+    }
+
+    Event run(final UUID propolisId, final String lastLookAddr, final Cancellable startJob,
+        final ZoneProcess process, final Consumer<Event> post) throws InterruptedException
     {
         final long startNs = System.nanoTime();
         startJob.cancel();
@@ -49,6 +78,10 @@ final class ZoneTeardown
         catch (final ExecutionException ex)
         {
             // The start sequence's own failure is not the teardown's concern.
+        }
+        if (lastLookAddr != null)
+        {
+            lastLook(propolisId, lastLookAddr, post);
         }
         final String zoneName = ZoneBackend.ZONE_PREFIX + propolisId;
         try

@@ -50,14 +50,15 @@ public final class ZoneVmmDriver implements VmmDriver
         this.blockingPool = blockingPool;
         this.publisher = publisher;
         this.settings = settings;
-        this.teardown = new ZoneTeardown(zones, settings);
+        this.teardown = new ZoneTeardown(zones, client, settings);
     }
 
     @Override
     public Cancellable start(final UUID propolisId, final InstanceEnsureBody registration,
-        final Consumer<ZoneProcess> onSpawned, final Consumer<Event> post)
+        final String migrationSourceAddr, final Consumer<ZoneProcess> onSpawned, final Consumer<Event> post)
     {
-        final StartSequence sequence = new StartSequence(propolisId, registration, zones, client, settings);
+        final StartSequence sequence = new StartSequence(propolisId, registration, migrationSourceAddr, zones, client,
+            settings);
         final CompletableFuture<Void> finished = new CompletableFuture<>();
         final BlockingJob job = new BlockingJob(finished);
         job.submit(blockingPool, () ->
@@ -138,14 +139,14 @@ public final class ZoneVmmDriver implements VmmDriver
     }
 
     @Override
-    public void tearDown(final UUID propolisId, final int attempt, final Cancellable startJob,
-        final ZoneProcess process, final Consumer<Event> post)
+    public void tearDown(final UUID propolisId, final int attempt, final String lastLookAddr,
+        final Cancellable startJob, final ZoneProcess process, final Consumer<Event> post)
     {
         final Runnable work = () ->
         {
             try
             {
-                post.accept(teardown.run(propolisId, startJob, process));
+                post.accept(teardown.run(propolisId, lastLookAddr, startJob, process, post));
             }
             catch (final InterruptedException ex)
             {

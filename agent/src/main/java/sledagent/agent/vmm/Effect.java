@@ -6,8 +6,12 @@ import sledagent.api.propolis.PropolisStateRequested;
 /** Work the actor does on the lifecycle's behalf. None of it runs on the actor's thread for long. */
 public sealed interface Effect
 {
-    /** Create the zone, spawn the VMM, wait until it answers, ensure, Run; ends in VmmStarted or StartFailed. */
-    record StartVmm() implements Effect
+    /**
+     * Create the zone, spawn the VMM, wait until it answers, ensure (from the spec, or as a migration target
+     * pulling from {@code migrationSourceAddr} when that is not null), then Run (spec only); ends in VmmStarted
+     * or StartFailed.
+     */
+    record StartVmm(String migrationSourceAddr) implements Effect
     {
     }
 
@@ -31,8 +35,12 @@ public sealed interface Effect
     {
     }
 
-    /** Stop everything in flight for the VMM, kill its zone, wait until empty, remove it. */
-    record TearDownZone() implements Effect
+    /**
+     * Stop everything in flight for the VMM, take a last look at Propolis (at most 100 ms, when
+     * {@code lastLook}; the answer comes back as {@link Event.LastLook}), kill its zone, wait until empty,
+     * remove it.
+     */
+    record TearDownZone(boolean lastLook) implements Effect
     {
     }
 

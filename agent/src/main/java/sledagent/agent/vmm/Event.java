@@ -59,6 +59,14 @@ public sealed interface Event
     {
     }
 
+    /**
+     * The bounded last look at Propolis taken just before its zone is killed: only its migration statuses are
+     * used, so that a migration that completed is reported completed, not failed.
+     */
+    record LastLook(InstanceStateMonitorResponse observation) implements Event
+    {
+    }
+
     /** Propolis answered {@code NoInstance}: it lost the VM (it restarted or ran down). */
     record PropolisLost(String reason) implements Event
     {

@@ -211,9 +211,9 @@ public final class VmmActor
     private void perform(final Effect effect)
     {
         final String addr = record.registration().propolisAddr();
-        if (effect instanceof Effect.StartVmm)
+        if (effect instanceof Effect.StartVmm start)
         {
-            startJob = driver.start(propolisId, record.registration(),
+            startJob = driver.start(propolisId, record.registration(), start.migrationSourceAddr(),
                 spawned -> enqueueInternal(new Message.Spawned(spawned)), this::post);
         }
         else if (effect instanceof Effect.SendPropolisState send)
@@ -235,17 +235,17 @@ public final class VmmActor
             stopDeadline.cancel();
             stopDeadline = Cancellable.NONE;
         }
-        else if (effect instanceof Effect.TearDownZone)
+        else if (effect instanceof Effect.TearDownZone tearDown)
         {
             watch.cancel();
             watch = Cancellable.NONE;
             tearDownAttempts = 0;
-            driver.tearDown(propolisId, 0, startJob, process, this::post);
+            driver.tearDown(propolisId, 0, tearDown.lastLook() ? addr : null, startJob, process, this::post);
         }
         else if (effect instanceof Effect.RetryTearDown)
         {
             tearDownAttempts++;
-            driver.tearDown(propolisId, tearDownAttempts, startJob, process, this::post);
+            driver.tearDown(propolisId, tearDownAttempts, null, startJob, process, this::post);
         }
         else if (effect instanceof Effect.Publish publish)
         {

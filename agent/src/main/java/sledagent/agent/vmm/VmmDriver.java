@@ -15,10 +15,12 @@ public interface VmmDriver
 {
     /**
      * Zone, spawn, wait until Propolis answers, ensure, Run. Hands the spawned process to {@code onSpawned}
-     * as soon as it exists, then posts {@link Event.VmmStarted} or {@link Event.StartFailed}.
+     * as soon as it exists, then posts {@link Event.VmmStarted} or {@link Event.StartFailed}. With a
+     * {@code migrationSourceAddr}, Propolis is ensured as a migration target pulling from there, and not told
+     * to Run (it runs once the migration completes).
      */
-    Cancellable start(UUID propolisId, InstanceEnsureBody registration, Consumer<ZoneProcess> onSpawned,
-        Consumer<Event> post);
+    Cancellable start(UUID propolisId, InstanceEnsureBody registration, String migrationSourceAddr,
+        Consumer<ZoneProcess> onSpawned, Consumer<Event> post);
 
     /** Sends a state request to Propolis; posts {@link Event.PropolisLost} if Propolis lost the VM. */
     void sendState(String propolisAddr, PropolisStateRequested request, Consumer<Event> post);
@@ -30,11 +32,14 @@ public interface VmmDriver
     Cancellable armStopDeadline(Consumer<Event> post);
 
     /**
-     * Waits (bounded) for {@code startJob} to stop, kills the zone, waits until it is empty, removes it, closes
-     * {@code process} (may be null); posts {@link Event.ZoneTornDown} or {@link Event.ZoneTeardownFailed}.
-     * {@code attempt} is 0 for the first try; later tries wait a growing back-off first.
+     * Waits (bounded) for {@code startJob} to stop; if {@code lastLookAddr} is not null, asks that Propolis for
+     * its newest state (at most 100 ms) and posts it as {@link Event.LastLook}; kills the zone, waits until it
+     * is empty, removes it, closes {@code process} (may be null); posts {@link Event.ZoneTornDown} or
+     * {@link Event.ZoneTeardownFailed}. {@code attempt} is 0 for the first try; later tries wait a growing
+     * back-off first.
      */
-    void tearDown(UUID propolisId, int attempt, Cancellable startJob, ZoneProcess process, Consumer<Event> post);
+    void tearDown(UUID propolisId, int attempt, String lastLookAddr, Cancellable startJob, ZoneProcess process,
+        Consumer<Event> post);
 
     /** Publishes a state upstream (newest wins); posts {@link Event.PublishSettled} when done with it. */
     void publish(UUID propolisId, SledVmmState state, Consumer<Event> post);

@@ -3,9 +3,14 @@ package sledagent.agent.vmm;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import sledagent.api.MigrationRuntimeState;
+import sledagent.api.MigrationState;
+import sledagent.api.SledVmmState;
 import sledagent.api.VmmPutStateResponse;
 import sledagent.api.VmmState;
 import sledagent.api.VmmUnregisterResponse;
+import sledagent.api.propolis.InstanceMigrateStatusResponse;
+import sledagent.api.propolis.InstanceMigrationStatus;
 import sledagent.api.propolis.InstanceStateMonitorResponse;
 import sledagent.api.propolis.PropolisInstanceState;
 import sledagent.api.propolis.PropolisStateRequested;
@@ -30,7 +35,9 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>STARTING</td><td>Run</td><td>-</td><td>-</td><td>200 null</td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>PropolisLost</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>ACTIVE</td><td>Run, after a stop</td><td>-</td><td>-</td><td>409</td></tr>
- * <tr><td>REGISTERED, STARTING, ACTIVE</td><td>MigrationTarget</td><td>-</td><td>-</td><td>501 (not yet supported)</td></tr>
+ * <tr><td>REGISTERED (with migration_id)</td><td>MigrationTarget</td><td>STARTING</td><td>StartVmm(source)</td><td>200 null</td></tr>
+ * <tr><td>REGISTERED (no migration_id)</td><td>MigrationTarget</td><td>-</td><td>-</td><td>409</td></tr>
+ * <tr><td>STARTING / ACTIVE</td><td>MigrationTarget</td><td>-</td><td>-</td><td>200 null / 409</td></tr>
  * <tr><td>STARTING</td><td>VmmStarted</td><td>ACTIVE</td><td>WatchPropolis(0)</td><td></td></tr>
  * <tr><td>STARTING</td><td>StartFailed</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>STARTING</td><td>Stop</td><td>HALTING(destroyed), stopping</td><td>Publish, TearDownZone</td>
@@ -41,13 +48,14 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>ACTIVE</td><td>Stop (again)</td><td>-</td><td>SendPropolisState(Stop); the deadline is not re-armed</td><td>200 current</td></tr>
  * <tr><td>ACTIVE</td><td>Reboot, while running</td><td>-, rebooting</td><td>Publish, SendPropolisState(Reboot)</td><td>200 rebooting</td></tr>
  * <tr><td>ACTIVE</td><td>PropolisObserved</td><td>- or HALTING on Destroyed/Failed</td>
- *     <td>Publish if the mapped state changed; WatchPropolis(gen+1), or TearDownZone</td><td></td></tr>
+ *     <td>Publish if the mapped state or a migration changed; WatchPropolis(gen+1), or TearDownZone(last look)</td><td></td></tr>
+ * <tr><td>HALTING</td><td>LastLook</td><td>migrations updated</td><td>Publish if a migration changed</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>ProcessExited</td><td>HALTING(failed; destroyed if Propolis had reported Stopped)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>StopGraceExpired</td><td>HALTING(destroyed, not failed: no auto-restart of a VM the user stopped)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>ForceTerminate</td><td>HALTING(destroyed)</td><td>TearDownZone</td><td>deferred: the final state</td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>Unregister</td><td>HALTING(failed), owner Nexus, failed</td><td>TearDownZone</td><td>deferred: failed</td></tr>
  * <tr><td>HALTING</td><td>Unregister</td><td>owner Nexus, failed</td><td>-</td><td>deferred: failed</td></tr>
- * <tr><td>HALTING</td><td>ZoneTornDown</td><td>DONE, terminal</td><td>Publish (owner agent) or RemoveFromTable (owner Nexus); AnswerDeferred</td><td></td></tr>
+ * <tr><td>HALTING</td><td>ZoneTornDown</td><td>DONE, terminal; unfinished migrations failed, completed ones stay</td><td>Publish (owner agent) or RemoveFromTable (owner Nexus); AnswerDeferred</td><td></td></tr>
  * <tr><td>HALTING</td><td>ZoneTeardownFailed</td><td>-</td><td>RetryTearDown (never given up, never ignored)</td><td></td></tr>
  * <tr><td>HALTING, DONE</td><td>Run, Reboot, ForceTerminate, MigrationTarget</td><td>-</td><td>-</td><td>410 NO_SUCH_INSTANCE</td></tr>
  * <tr><td>HALTING, DONE</td><td>Stop</td><td>-</td><td>-</td><td>200 current (idempotent)</td></tr>
@@ -59,6 +67,9 @@ import sledagent.hypervisor.PropolisStates;
  */
 public final class VmmLifecycle
 {
+    /** The first generation of a migration record this sled creates (Nexus's own row starts at 1). */
+    static final long FRESH_MIGRATION_GEN = 2;
+
     private VmmLifecycle()
     {
     }
@@ -79,11 +90,16 @@ public final class VmmLifecycle
         {
             onReboot(step);
         }
-        else if (event instanceof Event.MigrationTargetRequested)
+        else if (event instanceof Event.MigrationTargetRequested target)
         {
-            step.reply = record.phase() == Phase.HALTING || record.phase() == Phase.DONE
-                ? new Reply.Failed(ApiError.tearingDown())
-                : new Reply.Failed(new ApiError(501, null, "migration_target is not supported by this agent yet"));
+            onMigrationTarget(step, target.params().srcPropolisAddr());
+        }
+        else if (event instanceof Event.LastLook look)
+        {
+            if (record.phase() == Phase.HALTING)
+            {
+                observeMigrations(step, record.vmmState(), look.observation());
+            }
         }
         else if (event instanceof Event.UnregisterRequested)
         {
@@ -127,7 +143,7 @@ public final class VmmLifecycle
                 final PropolisInstanceState last = record.lastPropolisState();
                 final boolean halted = last == PropolisInstanceState.Stopped
                     || last == PropolisInstanceState.Destroyed;
-                halt(step, halted ? VmmState.DESTROYED : VmmState.FAILED);
+                halt(step, halted ? VmmState.DESTROYED : VmmState.FAILED, false);
             }
         }
         else if (event instanceof Event.StopGraceExpired)
@@ -165,7 +181,7 @@ public final class VmmLifecycle
             case REGISTERED ->
             {
                 step.record = step.record.withPhase(Phase.STARTING);
-                step.effects.add(new Effect.StartVmm());
+                step.effects.add(new Effect.StartVmm(null));
                 step.reply = new Reply.Ok(new VmmPutStateResponse(null));
             }
             case STARTING -> step.reply = new Reply.Ok(new VmmPutStateResponse(null));
@@ -185,6 +201,69 @@ public final class VmmLifecycle
         }
     }
 
+    private static void onMigrationTarget(final Step step, final String sourceAddr)
+    {
+        final VmmRecord record = step.record;
+        switch (record.phase())
+        {
+            case REGISTERED ->
+            {
+                if (record.registration().migrationId() == null)
+                {
+                    step.reply = new Reply.Failed(ApiError.conflict(
+                        "VMM was not registered as a migration target (no migration_id)"));
+                    return;
+                }
+                step.record = record.withPhase(Phase.STARTING);
+                step.effects.add(new Effect.StartVmm(sourceAddr));
+                step.reply = new Reply.Ok(new VmmPutStateResponse(null));
+            }
+            case STARTING -> step.reply = new Reply.Ok(new VmmPutStateResponse(null));
+            case ACTIVE -> step.reply = new Reply.Failed(ApiError.conflict("VMM is already running"));
+            case HALTING, DONE -> step.reply = new Reply.Failed(ApiError.tearingDown());
+        }
+    }
+
+    /** Applies a Propolis observation's migration statuses (with {@code vmmState}) and publishes any change. */
+    private static void observeMigrations(final Step step, final VmmState vmmState,
+        final InstanceStateMonitorResponse observation)
+    {
+        final SledVmmState current = step.record.current();
+        final InstanceMigrateStatusResponse migration = observation.migration();
+        final VmmRecord next = step.record.withStates(vmmState,
+            observeMigration(current.migrationIn(), migration.migrationIn(), step.now),
+            observeMigration(current.migrationOut(), migration.migrationOut(), step.now), step.now);
+        if (next != step.record)
+        {
+            step.record = next;
+            publish(step);
+        }
+    }
+
+    /**
+     * One migration side (omicron's rules): a new id, or a first report, is a fresh record at gen 2 (Nexus's row
+     * starts at 1); the same id in a new state is the next gen; a finished migration never changes again, so one
+     * seen completed is never reported failed.
+     */
+    private static MigrationRuntimeState observeMigration(final MigrationRuntimeState current,
+        final InstanceMigrationStatus observed, final Instant now)
+    {
+        if (observed == null)
+        {
+            return current;
+        }
+        final MigrationState mapped = PropolisStates.migrationState(observed.state());
+        if (current == null || !current.migrationId().equals(observed.id()))
+        {
+            return new MigrationRuntimeState(observed.id(), mapped, FRESH_MIGRATION_GEN, now);
+        }
+        if (current.state().isTerminal() || current.state() == mapped)
+        {
+            return current;
+        }
+        return new MigrationRuntimeState(current.migrationId(), mapped, current.gen() + 1, now);
+    }
+
     private static void onStop(final Step step)
     {
         final VmmRecord record = step.record;
@@ -193,7 +272,7 @@ public final class VmmLifecycle
             case REGISTERED ->
             {
                 // Nothing was ever spawned: stopping it is just saying so.
-                step.record = record.withVmmState(VmmState.DESTROYED, step.now).withPhase(Phase.DONE);
+                step.record = record.withTerminalState(VmmState.DESTROYED, step.now).withPhase(Phase.DONE);
                 publish(step);
                 step.reply = putStateReply(step.record);
             }
@@ -253,7 +332,7 @@ public final class VmmLifecycle
         {
             case REGISTERED ->
             {
-                step.record = record.withVmmState(VmmState.FAILED, step.now).withOwner(Owner.NEXUS)
+                step.record = record.withTerminalState(VmmState.FAILED, step.now).withOwner(Owner.NEXUS)
                     .withPhase(Phase.DONE);
                 step.effects.add(new Effect.RemoveFromTable());
                 step.reply = new Reply.Ok(new VmmUnregisterResponse(step.record.current()));
@@ -261,14 +340,14 @@ public final class VmmLifecycle
             case STARTING, ACTIVE ->
             {
                 // Owner first: the failed state below is the reply, never a publish.
-                step.record = record.withOwner(Owner.NEXUS).withVmmState(VmmState.FAILED, step.now);
+                step.record = record.withOwner(Owner.NEXUS).withTerminalState(VmmState.FAILED, step.now);
                 halt(step, VmmState.FAILED);
                 step.reply = Reply.DEFERRED;
             }
             case HALTING ->
             {
                 // Whatever the teardown was going to publish, Nexus takes the VMM back as failed.
-                step.record = record.withOwner(Owner.NEXUS).withVmmState(VmmState.FAILED, step.now);
+                step.record = record.withOwner(Owner.NEXUS).withTerminalState(VmmState.FAILED, step.now);
                 step.reply = Reply.DEFERRED;
             }
             case DONE ->
@@ -287,7 +366,7 @@ public final class VmmLifecycle
         {
             case REGISTERED ->
             {
-                step.record = record.withVmmState(VmmState.DESTROYED, step.now).withPhase(Phase.DONE);
+                step.record = record.withTerminalState(VmmState.DESTROYED, step.now).withPhase(Phase.DONE);
                 publish(step);
                 step.reply = new Reply.Ok(step.record.current());
             }
@@ -310,17 +389,15 @@ public final class VmmLifecycle
         final VmmState mapped = PropolisStates.vmmState(observation.state());
         if (mapped.isTerminal())
         {
-            // Published only once the zone is gone: "destroyed" promises nothing is left.
+            // The VMM state waits until the zone is gone ("destroyed" promises nothing is left), but a migration
+            // that finished is news now.
+            observeMigrations(step, step.record.vmmState(), observation);
             halt(step, mapped);
             return;
         }
         // After a stop, an older "running" still in flight must not move the VMM backwards.
         final boolean backwards = step.record.stopRequested() && mapped != VmmState.STOPPING;
-        if (!backwards && mapped != step.record.vmmState())
-        {
-            step.record = step.record.withVmmState(mapped, step.now);
-            publish(step);
-        }
+        observeMigrations(step, backwards ? step.record.vmmState() : mapped, observation);
         step.effects.add(new Effect.WatchPropolis(observation.gen() + 1));
     }
 
@@ -333,12 +410,12 @@ public final class VmmLifecycle
         }
         if (record.owner() == Owner.NEXUS)
         {
-            step.record = record.withVmmState(VmmState.FAILED, step.now).withPhase(Phase.DONE);
+            step.record = record.withTerminalState(VmmState.FAILED, step.now).withPhase(Phase.DONE);
             step.effects.add(new Effect.AnswerDeferred(step.record.current()));
             step.effects.add(new Effect.RemoveFromTable());
             return;
         }
-        step.record = record.withVmmState(record.pendingTerminal(), step.now).withPhase(Phase.DONE);
+        step.record = record.withTerminalState(record.pendingTerminal(), step.now).withPhase(Phase.DONE);
         publish(step);
         step.effects.add(new Effect.AnswerDeferred(step.record.current()));
     }
@@ -346,12 +423,22 @@ public final class VmmLifecycle
     /** Enter HALTING with {@code terminal} to publish once the zone is gone. */
     private static void halt(final Step step, final VmmState terminal)
     {
+        halt(step, terminal, true);
+    }
+
+    /** As {@link #halt(Step, VmmState)}; {@code processAlive} false skips the last look (nobody to ask). */
+    private static void halt(final Step step, final VmmState terminal, final boolean processAlive)
+    {
         if (step.record.stopRequested())
         {
             step.effects.add(new Effect.CancelStopDeadline());
         }
+        // A last look is worth taking only if Propolis may still answer and has not just told us its last word.
+        final PropolisInstanceState last = step.record.lastPropolisState();
+        final boolean lastLook = processAlive && step.record.phase() == Phase.ACTIVE
+            && (last == null || !last.isHalted());
         step.record = step.record.halting(terminal);
-        step.effects.add(new Effect.TearDownZone());
+        step.effects.add(new Effect.TearDownZone(lastLook));
     }
 
     private static void publish(final Step step)

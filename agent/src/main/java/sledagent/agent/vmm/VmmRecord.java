@@ -84,6 +84,43 @@ public record VmmRecord(
             lastPropolisState);
     }
 
+    /**
+     * Moves the VMM state and both migration sides at once; the VMM generation rises by one if anything changed,
+     * and each migration side's own generation rises by one if that side changed.
+     */
+    VmmRecord withStates(final VmmState state, final MigrationRuntimeState migrationIn,
+        final MigrationRuntimeState migrationOut, final Instant now)
+    {
+        if (state == vmmState() && Objects.equals(migrationIn, current.migrationIn())
+            && Objects.equals(migrationOut, current.migrationOut()))
+        {
+            return this;
+        }
+        final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, gen() + 1, now), migrationIn,
+            migrationOut);
+        return new VmmRecord(propolisId, registration, phase, next, owner, stopRequested, pendingTerminal,
+            lastPropolisState);
+    }
+
+    /**
+     * The terminal state: destroyed or failed. A migration that had not finished cannot finish now, so it becomes
+     * failed (with its own next generation); one already completed stays completed.
+     */
+    VmmRecord withTerminalState(final VmmState terminal, final Instant now)
+    {
+        return withStates(terminal, failIfUnfinished(current.migrationIn(), now),
+            failIfUnfinished(current.migrationOut(), now), now);
+    }
+
+    private static MigrationRuntimeState failIfUnfinished(final MigrationRuntimeState migration, final Instant now)
+    {
+        if (migration == null || migration.state().isTerminal())
+        {
+            return migration;
+        }
+        return new MigrationRuntimeState(migration.migrationId(), MigrationState.FAILED, migration.gen() + 1, now);
+    }
+
     VmmRecord withOwner(final Owner next)
     {
         return new VmmRecord(propolisId, registration, phase, current, next, stopRequested, pendingTerminal,

@@ -13,11 +13,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.function.Function;
 import sledagent.agent.AgentConfig;
 import sledagent.agent.SledAgent;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.api.Json;
+import sledagent.hypervisor.sim.PropolisSimLauncher;
 import sledagent.zones.Zone;
 import sledagent.zones.linux.CgroupRoot;
 import sledagent.zones.linux.CgroupZoneBackend;
@@ -36,6 +38,13 @@ final class AgentFixture implements AutoCloseable
 
     AgentFixture(final long stopGraceMs) throws Exception
     {
+        this(stopGraceMs, AgentConfig.DEFAULT_START_TIMEOUT_MS, PropolisSimLauncher::command);
+    }
+
+    /** An agent with its own stop grace, start timeout and VMM command (e.g. a sim with a fault armed). */
+    AgentFixture(final long stopGraceMs, final long startTimeoutMs,
+        final Function<String, List<String>> vmmCommand) throws Exception
+    {
         zoneRoot = CgroupRoot.agentCgroupDir().resolve("sledtest-" + UUID.randomUUID());
         stateDir = Files.createTempDirectory("sled-agent-test");
         RecordingNexus startedNexus = null;
@@ -43,7 +52,8 @@ final class AgentFixture implements AutoCloseable
         {
             startedNexus = new RecordingNexus();
             agent = SledAgent.launch(new AgentConfig(new InetSocketAddress("127.0.0.1", 0),
-                List.of(startedNexus.url()), stateDir, stopGraceMs, zoneRoot, UUID.randomUUID()));
+                List.of(startedNexus.url()), stateDir, stopGraceMs, zoneRoot, UUID.randomUUID(), startTimeoutMs),
+                vmmCommand);
         }
         catch (final Exception ex)
         {

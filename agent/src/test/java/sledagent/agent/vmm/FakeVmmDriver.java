@@ -77,7 +77,7 @@ final class FakeVmmDriver implements VmmDriver
 
     @Override
     public Cancellable start(final UUID propolisId, final InstanceEnsureBody registration,
-        final Consumer<ZoneProcess> onSpawned, final Consumer<Event> post)
+        final String migrationSourceAddr, final Consumer<ZoneProcess> onSpawned, final Consumer<Event> post)
     {
         final FakeCancellable job = new FakeCancellable();
         starts.add(new StartCall(propolisId, registration, onSpawned, post, job));
@@ -108,8 +108,8 @@ final class FakeVmmDriver implements VmmDriver
     }
 
     @Override
-    public void tearDown(final UUID propolisId, final int attempt, final Cancellable startJob,
-        final ZoneProcess process, final Consumer<Event> post)
+    public void tearDown(final UUID propolisId, final int attempt, final String lastLookAddr,
+        final Cancellable startJob, final ZoneProcess process, final Consumer<Event> post)
     {
         tearDowns.add(new TearDownCall(propolisId, attempt, startJob, process, post));
     }
