@@ -3,6 +3,7 @@ package sledagent.hypervisor;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpRequest.BodyPublisher;
@@ -266,7 +267,7 @@ public final class PropolisClient implements AutoCloseable
         {
             uri = new URI("http://" + addr + path);
         }
-        catch (final java.net.URISyntaxException e)
+        catch (final URISyntaxException e)
         {
             throw new IllegalArgumentException("not a Propolis address (ip:port or [v6]:port): " + addr, e);
         }

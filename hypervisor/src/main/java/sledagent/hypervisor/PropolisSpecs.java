@@ -2,7 +2,6 @@ package sledagent.hypervisor;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -24,9 +23,9 @@ public final class PropolisSpecs
         final JsonNode components = spec.get("components");
         if (components instanceof ObjectNode componentMap)
         {
-            for (final Iterator<Map.Entry<String, JsonNode>> it = componentMap.fields(); it.hasNext(); )
+            for (final Map.Entry<String, JsonNode> entry : componentMap.properties())
             {
-                final JsonNode component = it.next().getValue();
+                final JsonNode component = entry.getValue();
                 if ("nvme_disk".equals(component.path("type").asText())
                     && component.get("component") instanceof ObjectNode disk)
                 {

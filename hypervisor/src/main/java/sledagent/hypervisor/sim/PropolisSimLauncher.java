@@ -26,7 +26,10 @@ public final class PropolisSimLauncher
         "-XX:CICompilerCount=1",
         "-XX:ReservedCodeCacheSize=16m",
         "-XX:-UsePerfData",
-        "-Xshare:auto");
+        "-Xshare:auto",
+        // stdout carries the ready line; JVM log warnings (stdout by default) go to stderr instead.
+        "-Xlog:disable",
+        "-Xlog:all=warning:stderr");
 
     private PropolisSimLauncher()
     {

@@ -5,6 +5,7 @@ import java.io.File;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * propolis-sim: a standalone process that speaks the Propolis server API v5.0.0 for one simulated VM, with fault
@@ -27,7 +28,8 @@ public final class PropolisSimMain
     }
 
     /**
-     * @param args {@code --listen HOST:PORT} and optionally {@code --step-ms N}
+     * @param args {@code --listen HOST:PORT}, optionally {@code --step-ms N} and {@code --fault NAME}
+     *             (see {@link SimOptions}); a bad command line exits with status 2
      */
     public static void main(final String[] args)
     {
@@ -42,6 +44,12 @@ public final class PropolisSimMain
             System.err.println(SimOptions.USAGE);
             System.exit(2);
             return;
+        }
+        if (options.fault() == SimFault.EXIT_NOW)
+        {
+            // A Propolis that dies as it starts: no listener, no helper, status 1.
+            System.err.println("propolis-sim: --fault exit_now: exiting at once");
+            Runtime.getRuntime().halt(1);
         }
         try
         {
@@ -63,9 +71,12 @@ public final class PropolisSimMain
     {
         final ScheduledThreadPoolExecutor stepper =
             new ScheduledThreadPoolExecutor(1, SimThreads.daemons("propolis-sim-step"));
-        final SimVm vm = new SimVm(stepper, options.stepMs());
+        final SimVm vm = new SimVm((delayMs, task) -> stepper.schedule(task, delayMs, TimeUnit.MILLISECONDS),
+            options.stepMs());
+        final SimHttpHandler handler = new SimHttpHandler(vm, () -> Runtime.getRuntime().halt(1));
+        handler.fault(options.fault());
         final HttpServer server = HttpServer.create(options.listen(), BACKLOG);
-        server.createContext("/", new SimHttpHandler(vm, () -> Runtime.getRuntime().halt(1)));
+        server.createContext("/", handler);
         server.setExecutor(SimThreads.growingPool("propolis-sim-http", MAX_HTTP_THREADS, HTTP_THREAD_KEEPALIVE_S));
         server.start();
         return server.getAddress();

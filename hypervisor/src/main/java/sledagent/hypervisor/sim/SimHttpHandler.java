@@ -147,7 +147,7 @@ final class SimHttpHandler implements HttpHandler
             {
                 // Unversioned, like the mock server's own /mock endpoints.
                 requireMethod(exchange, "PUT");
-                injectFault(exchange, requestId, fault(jsonBody(exchange)));
+                injectFault(exchange, requestId, parseFault(jsonBody(exchange)));
             }
             default -> throw new SimRefusal(404, null, "Not Found");
         }
@@ -168,14 +168,28 @@ final class SimHttpHandler implements HttpHandler
             case HANG_HTTP ->
             {
                 send(exchange, 204, requestId, null);
-                hangHttp = true;
+                fault(fault);
             }
-            case NONE, HANG_STOP, FAIL_START ->
+            default ->
             {
-                vm.fault(fault);
+                fault(fault);
                 send(exchange, 204, requestId, null);
             }
-            default -> throw new IllegalStateException("unreachable: " + fault);
+        }
+    }
+
+    /**
+     * Puts a fault other than {@code exit_now} in force: {@code hang_http} here, the others in the VM.
+     *
+     * @param fault none, hang_stop, hang_http or fail_start
+     */
+    void fault(final SimFault fault)
+    {
+        switch (fault)
+        {
+            case HANG_HTTP -> hangHttp = true;
+            case NONE, HANG_STOP, FAIL_START -> vm.fault(fault);
+            default -> throw new IllegalArgumentException("not a lasting fault: " + fault);
         }
     }
 
@@ -277,7 +291,7 @@ final class SimHttpHandler implements HttpHandler
         return gen.canConvertToLong() ? gen.longValue() : Long.MAX_VALUE;
     }
 
-    private static SimFault fault(final byte[] body) throws SimRefusal
+    private static SimFault parseFault(final byte[] body) throws SimRefusal
     {
         final JsonNode node = tree(body);
         if (!node.isTextual())

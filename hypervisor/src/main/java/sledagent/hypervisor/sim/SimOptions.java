@@ -4,17 +4,20 @@ import java.net.InetSocketAddress;
 
 /**
  * propolis-sim's command line: {@code --listen HOST:PORT} (required; {@code [v6]:PORT} too; port 0 picks a free
- * one) and {@code --step-ms N} (delay between simulated transitions).
+ * one), {@code --step-ms N} (delay between simulated transitions) and {@code --fault NAME} (a fault in force from
+ * the start, as if {@code PUT /mock/fault} had been sent before the first request).
  *
  * @param listen where to serve
  * @param stepMs delay between simulated transitions
+ * @param fault  the fault in force from the start
  */
-record SimOptions(InetSocketAddress listen, long stepMs)
+record SimOptions(InetSocketAddress listen, long stepMs, SimFault fault)
 {
     /** Default delay between simulated transitions: quick enough for tests, slow enough to see each state. */
     static final long DEFAULT_STEP_MS = 5;
 
-    static final String USAGE = "usage: propolis-sim --listen HOST:PORT|[V6]:PORT [--step-ms N]";
+    static final String USAGE = "usage: propolis-sim --listen HOST:PORT|[V6]:PORT [--step-ms N]"
+        + " [--fault none|hang_stop|hang_http|exit_now|fail_start]";
 
     /**
      * @param args the command line
@@ -25,6 +28,7 @@ record SimOptions(InetSocketAddress listen, long stepMs)
     {
         InetSocketAddress listen = null;
         long stepMs = DEFAULT_STEP_MS;
+        SimFault fault = SimFault.NONE;
         for (int i = 0; i < args.length; i++)
         {
             final String arg = args[i];
@@ -42,6 +46,11 @@ record SimOptions(InetSocketAddress listen, long stepMs)
                     final String value = equals < 0 ? valueAfter(args, i++) : arg.substring(equals + 1);
                     stepMs = parseStepMs(value);
                 }
+                case "--fault" ->
+                {
+                    final String value = equals < 0 ? valueAfter(args, i++) : arg.substring(equals + 1);
+                    fault = SimFault.fromWire(value);
+                }
                 default -> throw new IllegalArgumentException("unknown argument: " + arg);
             }
         }
@@ -49,7 +58,7 @@ record SimOptions(InetSocketAddress listen, long stepMs)
         {
             throw new IllegalArgumentException("--listen is required");
         }
-        return new SimOptions(listen, stepMs);
+        return new SimOptions(listen, stepMs, fault);
     }
 
     private static String valueAfter(final String[] args, final int index)

@@ -3,8 +3,6 @@ package sledagent.hypervisor.sim;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import sledagent.api.propolis.InstanceEnsureRequest;
@@ -44,7 +42,7 @@ final class SimVm
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition published = lock.newCondition();
-    private final ScheduledExecutorService stepper;
+    private final Stepper stepper;
     private final long stepMs;
     private final ArrayDeque<Step> plan = new ArrayDeque<>();
     private long planEpoch;
@@ -54,10 +52,10 @@ final class SimVm
     private SimFault fault = SimFault.NONE;
 
     /**
-     * @param stepper runs the delayed transitions (one thread is enough)
+     * @param stepper runs the delayed transitions (one thread is enough; tests step by hand)
      * @param stepMs  delay between simulated transitions
      */
-    SimVm(final ScheduledExecutorService stepper, final long stepMs)
+    SimVm(final Stepper stepper, final long stepMs)
     {
         if (stepMs < 0)
         {
@@ -285,7 +283,7 @@ final class SimVm
             return;
         }
         final long epoch = planEpoch;
-        stepper.schedule(() -> step(epoch), stepMs, TimeUnit.MILLISECONDS);
+        stepper.after(stepMs, () -> step(epoch));
     }
 
     private void step(final long epoch)
@@ -330,6 +328,13 @@ final class SimVm
         final PropolisMigrationState phase)
     {
         return new InstanceMigrateStatusResponse(new InstanceMigrationStatus(id, phase), null);
+    }
+
+    /** Runs a task after a delay: a scheduled executor in the process, a hand-cranked queue in unit tests. */
+    @FunctionalInterface
+    interface Stepper
+    {
+        void after(long delayMs, Runnable task);
     }
 
     /** One transition of a plan; a null migration keeps the current one. */
