@@ -55,7 +55,7 @@ final class AgentFixture implements AutoCloseable
                 List.of(startedNexus.url()), stateDir, stopGraceMs, zoneRoot, UUID.randomUUID(), startTimeoutMs),
                 vmmCommand);
         }
-        catch (final Exception ex)
+        catch (final Exception | Error ex)
         {
             if (startedNexus != null)
             {

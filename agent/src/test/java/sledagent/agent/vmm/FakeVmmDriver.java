@@ -42,7 +42,7 @@ final class FakeVmmDriver implements VmmDriver
     }
 
     record StartCall(UUID propolisId, InstanceEnsureBody registration, Consumer<ZoneProcess> onSpawned,
-        Consumer<Event> post, FakeCancellable job)
+        Consumer<Event> post, FakeCancellable job, String migrationSourceAddr)
     {
     }
 
@@ -59,7 +59,7 @@ final class FakeVmmDriver implements VmmDriver
     }
 
     record TearDownCall(UUID propolisId, int attempt, Cancellable startJob, ZoneProcess process,
-        Consumer<Event> post)
+        Consumer<Event> post, String lastLookAddr)
     {
     }
 
@@ -80,7 +80,7 @@ final class FakeVmmDriver implements VmmDriver
         final String migrationSourceAddr, final Consumer<ZoneProcess> onSpawned, final Consumer<Event> post)
     {
         final FakeCancellable job = new FakeCancellable();
-        starts.add(new StartCall(propolisId, registration, onSpawned, post, job));
+        starts.add(new StartCall(propolisId, registration, onSpawned, post, job, migrationSourceAddr));
         return job;
     }
 
@@ -111,7 +111,7 @@ final class FakeVmmDriver implements VmmDriver
     public void tearDown(final UUID propolisId, final int attempt, final String lastLookAddr,
         final Cancellable startJob, final ZoneProcess process, final Consumer<Event> post)
     {
-        tearDowns.add(new TearDownCall(propolisId, attempt, startJob, process, post));
+        tearDowns.add(new TearDownCall(propolisId, attempt, startJob, process, post, lastLookAddr));
     }
 
     @Override
