@@ -17,6 +17,8 @@ import java.util.UUID;
  * @param zoneRoot     cgroup directory under which zones are made; null = the agent's own cgroup
  * @param sledId       this sled's id
  * @param startTimeoutMs how long a VMM may take from spawn to "ensured and told to Run"
+ * @param zoneBackend  which zone backend: auto, cgroup, pgroup, illumos or fake
+ * @param sweepIntervalMs how often zones the agent has no record of are looked for and removed
  */
 public record AgentConfig(
     InetSocketAddress listen,
@@ -25,12 +27,16 @@ public record AgentConfig(
     long stopGraceMs,
     Path zoneRoot,
     UUID sledId,
-    long startTimeoutMs)
+    long startTimeoutMs,
+    String zoneBackend,
+    long sweepIntervalMs)
 {
     public static final String DEFAULT_LISTEN = "127.0.0.1:12345";
     public static final long DEFAULT_STOP_GRACE_MS = 600_000;
     public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/sled-agent");
     public static final long DEFAULT_START_TIMEOUT_MS = 60_000;
+    public static final String DEFAULT_ZONE_BACKEND = "auto";
+    public static final long DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
     public AgentConfig
     {
@@ -46,6 +52,11 @@ public record AgentConfig(
         {
             throw new IllegalArgumentException("start timeout must be positive");
         }
+        if (sweepIntervalMs <= 0)
+        {
+            throw new IllegalArgumentException("sweep interval must be positive");
+        }
+        zoneBackend = zoneBackend == null ? DEFAULT_ZONE_BACKEND : zoneBackend;
         for (final URI url : nexusUrls)
         {
             if (!"http".equals(url.getScheme()) || url.getHost() == null)
@@ -53,6 +64,14 @@ public record AgentConfig(
                 throw new IllegalArgumentException("nexus URL must be http://host:port[/prefix]: " + url);
             }
         }
+    }
+
+    /** The settings most callers give; the rest take their defaults. */
+    public AgentConfig(final InetSocketAddress listen, final List<URI> nexusUrls, final Path stateDir,
+        final long stopGraceMs, final Path zoneRoot, final UUID sledId, final long startTimeoutMs)
+    {
+        this(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, DEFAULT_ZONE_BACKEND,
+            DEFAULT_SWEEP_INTERVAL_MS);
     }
 
     /** Parses {@code host:port} or {@code [v6]:port}. */

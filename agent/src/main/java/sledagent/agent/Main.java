@@ -28,6 +28,8 @@ public final class Main
                    --zone-root DIR        cgroup v2 directory for zones (default: the agent's own cgroup)
                    --sled-id UUID         this sled's id (default: random)
                    --start-timeout DURATION  spawn to "Propolis ensured and running" (default 60s)
+                   --zones BACKEND        auto (default), cgroup, pgroup, illumos or fake
+                   --sweep-interval DURATION  how often unknown zones are removed (default 60s)
           demo     start the agent with a recording Nexus, run and stop one VMM, print what Nexus received
                    --stop-grace DURATION  (default 10s)
                    --verbose              show the agent's log
@@ -92,6 +94,8 @@ public final class Main
         Path zoneRoot = null;
         UUID sledId = UUID.randomUUID();
         long startTimeoutMs = AgentConfig.DEFAULT_START_TIMEOUT_MS;
+        String zoneBackend = AgentConfig.DEFAULT_ZONE_BACKEND;
+        long sweepIntervalMs = AgentConfig.DEFAULT_SWEEP_INTERVAL_MS;
         for (int i = 0; i < args.size(); i++)
         {
             final String flag = args.get(i);
@@ -105,6 +109,8 @@ public final class Main
                 case "--zone-root" -> zoneRoot = Path.of(value(args, ++i, flag));
                 case "--sled-id" -> sledId = uuid(value(args, ++i, flag), flag);
                 case "--start-timeout" -> startTimeoutMs = duration(value(args, ++i, flag), flag);
+                case "--zones" -> zoneBackend = value(args, ++i, flag);
+                case "--sweep-interval" -> sweepIntervalMs = duration(value(args, ++i, flag), flag);
                 default -> throw new UsageException("unknown option '" + flag + "' for serve");
             }
         }
@@ -112,7 +118,7 @@ public final class Main
         try
         {
             config = new AgentConfig(AgentConfig.parseHostPort(listen), nexus, stateDir, stopGraceMs, zoneRoot,
-                sledId, startTimeoutMs);
+                sledId, startTimeoutMs, zoneBackend, sweepIntervalMs);
         }
         catch (final IllegalArgumentException ex)
         {

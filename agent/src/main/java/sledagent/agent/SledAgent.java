@@ -21,13 +21,14 @@ import sledagent.agent.http.HttpServer;
 import sledagent.agent.publish.NexusClient;
 import sledagent.agent.publish.StatePublisher;
 import sledagent.agent.runtime.RuntimeSettings;
+import sledagent.agent.runtime.ZoneSweeper;
 import sledagent.agent.runtime.ZoneVmmDriver;
 import sledagent.agent.vmm.NonBlockingVmmTable;
 import sledagent.agent.vmm.VmmManager;
 import sledagent.hypervisor.PropolisClient;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
 import sledagent.zones.ZoneBackend;
-import sledagent.zones.linux.CgroupZoneBackend;
+import sledagent.zones.ZoneBackends;
 
 /**
  * The daemon, assembled: timer, zones, Propolis client, publisher, pools, VMM manager, HTTP server. Built in
@@ -76,10 +77,10 @@ public final class SledAgent implements AutoCloseable
             final HashedWheelTimer timer = new HashedWheelTimer(daemonThreads("sled-timer"), TIMER_TICK_MS,
                 TimeUnit.MILLISECONDS, TIMER_WHEEL_SLOTS);
             resources.push(timer::stop);
-            final ZoneBackend zones = config.zoneRoot() == null
-                ? CgroupZoneBackend.atAgentCgroup() : new CgroupZoneBackend(config.zoneRoot());
+            final ZoneBackends.Choice choice = ZoneBackends.choose(config.zoneBackend(), config.zoneRoot());
+            final ZoneBackend zones = choice.backend();
             resources.push(zones);
-            LOG.info(() -> "zones: " + zones);
+            LOG.info(() -> "zones: " + zones.name() + " (" + choice.reason() + ")");
             final PropolisClient propolis = new PropolisClient(Duration.ofSeconds(2));
             resources.push(propolis);
             final NexusClient nexus = new NexusClient(config.nexusUrls(), Duration.ofSeconds(5),
@@ -102,6 +103,10 @@ public final class SledAgent implements AutoCloseable
                 settings);
             final VmmManager manager = new VmmManager(new NonBlockingVmmTable(), actorPool, driver,
                 Clock.systemUTC());
+            final ZoneSweeper sweeper = new ZoneSweeper(zones, id -> manager.table().get(id) != null,
+                Duration.ofMillis(EMPTY_BOUND_MS), timer, blockingPool, config.sweepIntervalMs());
+            resources.push(sweeper);
+            sweeper.start();
             final HttpServer server = HttpServer.start(config.listen(), 1, manager);
             resources.push(server);
             LOG.info(() -> "sled-agent " + Version.text() + " serving on " + server.address() + ", upstream "

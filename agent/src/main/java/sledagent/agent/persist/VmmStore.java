@@ -1,0 +1,38 @@
+package sledagent.agent.persist;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.UUID;
+
+/** Durable VMM records: written on every change, read once at start. */
+public interface VmmStore
+{
+    /** Writes the record so that after a crash either the old or the new one is read, never a mix. */
+    void save(StoredVmm vmm) throws IOException;
+
+    /** Removes the record (a VMM that left the table); a missing one is fine. */
+    void delete(UUID propolisId) throws IOException;
+
+    /** Every record, skipping (and reporting) files that cannot be read. */
+    List<StoredVmm> loadAll() throws IOException;
+
+    /** A store that keeps nothing: for benchmarks and tests of other things. */
+    VmmStore NONE = new VmmStore()
+    {
+        @Override
+        public void save(final StoredVmm vmm)
+        {
+        }
+
+        @Override
+        public void delete(final UUID propolisId)
+        {
+        }
+
+        @Override
+        public List<StoredVmm> loadAll()
+        {
+            return List.of();
+        }
+    };
+}

@@ -1,0 +1,163 @@
+package sledagent.agent.runtime;
+
+import io.netty.util.Timeout;
+import io.netty.util.Timer;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import sledagent.zones.Zone;
+import sledagent.zones.ZoneBackend;
+import sledagent.zones.ZoneException;
+
+/**
+ * Finds zones the agent has no record of (left by an earlier run, or by a start that was cancelled too late)
+ * and kills and removes them: at start, then every {@code intervalMs}. A zone whose VMM is known is never
+ * touched; a zone that will not come down is reported and tried again next round.
+ */
+public final class ZoneSweeper implements AutoCloseable
+{
+    private static final Logger LOG = Logger.getLogger(ZoneSweeper.class.getName());
+
+    private final ZoneBackend zones;
+    private final Predicate<UUID> known;
+    private final Duration emptyBound;
+    private final Timer timer;
+    private final ExecutorService pool;
+    private final long intervalMs;
+    private volatile Timeout next;
+    private volatile boolean closed;
+
+    /**
+     * @param known      true for a propolis id the agent has a record of
+     * @param emptyBound how long a killed zone may take to empty
+     */
+    public ZoneSweeper(final ZoneBackend zones, final Predicate<UUID> known, final Duration emptyBound,
+        final Timer timer, final ExecutorService pool, final long intervalMs)
+    {
+        this.zones = zones;
+        this.known = known;
+        this.emptyBound = emptyBound;
+        this.timer = timer;
+        this.pool = pool;
+        this.intervalMs = intervalMs;
+    }
+
+    /** Sweeps once now (on the caller's thread), then every interval on the pool. */
+    public int start() throws InterruptedException
+    {
+        final int removed = sweep();
+        scheduleNext();
+        return removed;
+    }
+
+    /** One sweep; returns the number of zones removed. */
+    public int sweep() throws InterruptedException
+    {
+        int removed = 0;
+        int failed = 0;
+        for (final String name : zones.list())
+        {
+            final UUID propolisId = propolisId(name);
+            if (propolisId != null && known.test(propolisId))
+            {
+                continue;
+            }
+            try
+            {
+                final Zone zone = zones.open(name);
+                if (zone == null)
+                {
+                    continue;
+                }
+                zones.killAll(zone);
+                if (!zones.awaitEmpty(zone, emptyBound))
+                {
+                    failed++;
+                    LOG.warning(() -> "sweep: zone " + name + " still has processes after " + emptyBound.toMillis()
+                        + " ms; will try again");
+                    continue;
+                }
+                zones.destroy(zone);
+                removed++;
+            }
+            catch (final ZoneException ex)
+            {
+                failed++;
+                LOG.log(Level.WARNING, "sweep: cannot remove zone " + name + "; will try again", ex);
+            }
+        }
+        if (removed > 0 || failed > 0)
+        {
+            final int removedCount = removed;
+            final int failedCount = failed;
+            LOG.info(() -> "sweep: removed " + removedCount + " zone(s) with no VMM record, " + failedCount
+                + " would not come down");
+        }
+        return removed;
+    }
+
+    private void scheduleNext()
+    {
+        if (closed)
+        {
+            return;
+        }
+        next = timer.newTimeout(t ->
+        {
+            try
+            {
+                pool.execute(() ->
+                {
+                    try
+                    {
+                        sweep();
+                    }
+                    catch (final InterruptedException ex)
+                    {
+                        Thread.currentThread().interrupt();
+                    }
+                    catch (final RuntimeException ex)
+                    {
+                        LOG.log(Level.WARNING, "sweep failed", ex);
+                    }
+                    finally
+                    {
+                        scheduleNext();
+                    }
+                });
+            }
+            catch (final RejectedExecutionException ex)
+            {
+                scheduleNext();
+            }
+        }, intervalMs, TimeUnit.MILLISECONDS);
+    }
+
+    private static UUID propolisId(final String zoneName)
+    {
+        try
+        {
+            return UUID.fromString(zoneName.substring(ZoneBackend.ZONE_PREFIX.length()));
+        }
+        catch (final IllegalArgumentException | IndexOutOfBoundsException ex)
+        {
+            return null;
+        }
+    }
+
+    @Override
+    public void close()
+    {
+        closed = true;
+        final Timeout pending = next;
+        if (pending != null)
+        {
+            pending.cancel();
+        }
+    }
+}
