@@ -22,7 +22,8 @@ import sledagent.zones.ZoneException;
 /**
  * Reads a cgroup's {@code cgroup.events} and waits, with a bound, for {@code populated 0}: the moment the
  * last task of the cgroup (and its descendants) has exited. That, not an empty {@code cgroup.procs}, is when
- * the cgroup may be removed. A cgroup that does not exist counts as empty.
+ * the cgroup may be removed. A cgroup that does not exist counts as empty. Also waits for {@code frozen 1}
+ * after a freeze (see {@link CgroupFreezer}).
  */
 final class CgroupEvents
 {
@@ -34,6 +35,8 @@ final class CgroupEvents
     static final long RECHECK_MS = 5;
 
     private static final String EVENTS_FILE = "cgroup.events";
+    private static final String POPULATED = "populated";
+    private static final String FROZEN = "frozen";
     private static final int BUFFER_BYTES = 256;
 
     private CgroupEvents()
@@ -72,6 +75,44 @@ final class CgroupEvents
     static boolean awaitEmpty(final LinuxLibC libc, final Path cgroupDir, final Duration bound)
         throws InterruptedException
     {
+        return awaitValue(libc, cgroupDir, POPULATED, "0", bound);
+    }
+
+    /**
+     * Waits at most {@code bound} for {@code frozen 1} (after {@code 1} was written to {@code cgroup.freeze}).
+     *
+     * @return true if the cgroup is frozen (or gone), false if the bound expired first.
+     * @throws InterruptedException if the thread is interrupted.
+     */
+    static boolean awaitFrozen(final LinuxLibC libc, final Path cgroupDir, final Duration bound)
+        throws InterruptedException
+    {
+        return awaitValue(libc, cgroupDir, FROZEN, "1", bound);
+    }
+
+    /** True when {@code cgroup.events} says {@code frozen 1}; false if it says otherwise or the cgroup is gone. */
+    static boolean isFrozen(final Path cgroupDir)
+    {
+        final Path events = cgroupDir.resolve(EVENTS_FILE);
+        try
+        {
+            return "1".equals(valueOf(Files.readString(events, StandardCharsets.US_ASCII), FROZEN, events));
+        }
+        catch (final IOException ex)
+        {
+            return false;
+        }
+    }
+
+    /**
+     * Waits at most {@code bound} until {@code key} has {@code expected} in {@code cgroup.events}, using
+     * {@code poll(POLLPRI)} for change notifications and re-reading at least every {@link #RECHECK_MS}.
+     *
+     * @return true once it has (or the cgroup is gone), false if the bound expired first.
+     */
+    private static boolean awaitValue(final LinuxLibC libc, final Path cgroupDir, final String key,
+        final String expected, final Duration bound) throws InterruptedException
+    {
         final Path events = cgroupDir.resolve(EVENTS_FILE);
         final long deadlineNs = System.nanoTime() + saturatedNanos(bound);
         final int fd;
@@ -94,7 +135,7 @@ final class CgroupEvents
             {
                 // Reading also re-arms POLLPRI: kernfs reports a change relative to this fd's last read.
                 final String text = readAt0(libc, fd, buffer, events);
-                if (text == null || !isPopulated(text, events))
+                if (text == null || expected.equals(valueOf(text, key, events)))
                 {
                     return true;
                 }
@@ -105,7 +146,7 @@ final class CgroupEvents
                 }
                 if (Thread.interrupted())
                 {
-                    throw new InterruptedException("awaiting populated 0 in " + events);
+                    throw new InterruptedException("awaiting " + key + " " + expected + " in " + events);
                 }
                 final long waitMs = Math.min(RECHECK_MS, TimeUnit.NANOSECONDS.toMillis(remainingNs) + 1);
                 LinuxLibC.pollOne(libc, fd, POLLPRI, (int)waitMs);
@@ -138,14 +179,21 @@ final class CgroupEvents
     /** Parses the {@code populated} key of {@code cgroup.events} ({@code "populated 1\nfrozen 0\n"}). */
     static boolean isPopulated(final String text, final Path events)
     {
+        return !"0".equals(valueOf(text, POPULATED, events));
+    }
+
+    /** The value of {@code key} in the text of {@code cgroup.events}. */
+    private static String valueOf(final String text, final String key, final Path events)
+    {
+        final String prefix = key + " ";
         for (final String line : text.split("\n"))
         {
-            if (line.startsWith("populated "))
+            if (line.startsWith(prefix))
             {
-                return !"0".equals(line.substring("populated ".length()).trim());
+                return line.substring(prefix.length()).trim();
             }
         }
-        throw new ZoneException("no 'populated' key in " + events + ": " + text);
+        throw new ZoneException("no '" + key + "' key in " + events + ": " + text);
     }
 
     private static long saturatedNanos(final Duration bound)

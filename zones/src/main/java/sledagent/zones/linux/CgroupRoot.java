@@ -5,11 +5,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 import sledagent.zones.Zone;
-import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneException;
+import sledagent.zones.ZoneNames;
 
 /**
  * The one cgroup directory under which this agent keeps its zones, and the fence around it: every zone path
@@ -21,8 +20,6 @@ import sledagent.zones.ZoneException;
  */
 public final class CgroupRoot
 {
-    /** Characters allowed after {@link ZoneBackend#ZONE_PREFIX}: enough for a UUID, no path separators. */
-    private static final Pattern NAME_SUFFIX = Pattern.compile("[A-Za-z0-9._-]+");
     private static final Path MOUNTINFO = Path.of("/proc/self/mountinfo");
     private static final Path OWN_CGROUP = Path.of("/proc/self/cgroup");
 
@@ -49,7 +46,7 @@ public final class CgroupRoot
     /**
      * The cgroup directory of zone {@code zoneName}.
      *
-     * @throws ZoneException unless the name starts with {@link ZoneBackend#ZONE_PREFIX} and is a plain name.
+     * @throws ZoneException unless the name passes {@link ZoneNames#check}.
      */
     public Path zonePath(final String zoneName)
     {
@@ -178,12 +175,7 @@ public final class CgroupRoot
 
     private static void checkName(final String zoneName)
     {
-        if (zoneName == null || !zoneName.startsWith(ZoneBackend.ZONE_PREFIX) ||
-            !NAME_SUFFIX.matcher(zoneName.substring(ZoneBackend.ZONE_PREFIX.length())).matches())
-        {
-            throw new ZoneException("refusing zone name " + zoneName + ": must be " + ZoneBackend.ZONE_PREFIX +
-                " followed by letters, digits, '.', '_' or '-'");
-        }
+        ZoneNames.check(zoneName);
     }
 
     // mountinfo escapes space, tab, newline and backslash as \ooo octal.

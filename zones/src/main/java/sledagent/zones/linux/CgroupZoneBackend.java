@@ -5,11 +5,13 @@ import static sledagent.zones.linux.LinuxLibC.EEXIST;
 import static sledagent.zones.linux.LinuxLibC.ENOENT;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -30,13 +32,15 @@ import sledagent.zones.ZoneProcess;
  *
  * <ul>
  *   <li>kill: write {@code 1} to {@code cgroup.kill} (Linux 5.14+), which SIGKILLs every task, including
- *       ones forked during the kill;</li>
+ *       ones forked during the kill. Without {@code cgroup.kill} (Linux 5.2 to 5.13): freeze the zone, SIGKILL
+ *       every task through a pidfd, thaw;</li>
  *   <li>empty: {@code populated 0} in {@code cgroup.events}, waited for with a bound;</li>
  *   <li>destroy: {@code rmdir}.</li>
  * </ul>
  *
  * <p>Only direct children of the root whose names start with {@link ZoneBackend#ZONE_PREFIX} are ever
- * touched (see {@link CgroupRoot}). No {@code PR_SET_PDEATHSIG} is used: zones outlive the agent, which
+ * touched (see {@link CgroupRoot}); {@link #pids} freezes the zone to list a stable tree. No
+ * {@code PR_SET_PDEATHSIG} is used: zones outlive the agent, which
  * finds them again with {@link #list()}. Thread-safe.
  */
 public final class CgroupZoneBackend implements ZoneBackend
@@ -49,10 +53,18 @@ public final class CgroupZoneBackend implements ZoneBackend
     /** Longest {@link #spawn} waits for the new process to move itself into the zone. */
     private static final long JOIN_BOUND_MS = 2000;
     private static final long JOIN_CHECK_NS = TimeUnit.MICROSECONDS.toNanos(200);
+    /** Longest wait for {@code frozen 1} after a freeze. */
+    static final Duration FREEZE_BOUND = Duration.ofMillis(1000);
+    /** Freeze-and-kill passes when the freeze does not settle (each pass kills what it sees). */
+    private static final int FREEZE_KILL_ROUNDS = 3;
+    private static final String PROCS = "cgroup.procs";
 
     private final CgroupRoot root;
     private final LinuxLibC libc;
     private final PidfdWatcher watcher;
+    private final boolean useCgroupKill;
+    // One freeze at a time: a thaw of one caller must not cut short another caller's frozen read.
+    private final Object freezeLock = new Object();
 
     /**
      * A backend keeping its zones under {@code zoneRoot}, which is created (with parents) if missing and must
@@ -64,6 +76,16 @@ public final class CgroupZoneBackend implements ZoneBackend
      */
     public CgroupZoneBackend(final Path zoneRoot)
     {
+        this(zoneRoot, true);
+    }
+
+    /**
+     * As {@link #CgroupZoneBackend(Path)}; {@code useCgroupKill=false} always kills by freezing, which tests
+     * use to exercise the fallback on a kernel that has {@code cgroup.kill}.
+     */
+    CgroupZoneBackend(final Path zoneRoot, final boolean useCgroupKill)
+    {
+        this.useCgroupKill = useCgroupKill;
         root = new CgroupRoot(zoneRoot);
         libc = LinuxLibC.instance();
         try
@@ -226,10 +248,21 @@ public final class CgroupZoneBackend implements ZoneBackend
         }
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Writes {@code 1} to {@code cgroup.kill}. Where that file is missing (Linux before 5.14), freezes the
+     * zone so nothing can fork, SIGKILLs every listed task through a pidfd, and thaws it.
+     */
     @Override
     public void killAll(final Zone zone)
     {
         final Path dir = root.checkZone(zone);
+        if (!useCgroupKill)
+        {
+            killByFreezing(dir);
+            return;
+        }
         final Path kill = dir.resolve("cgroup.kill");
         try
         {
@@ -240,7 +273,7 @@ public final class CgroupZoneBackend implements ZoneBackend
         {
             if (Files.isDirectory(dir))
             {
-                throw new ZoneException("no " + kill + ": cgroup.kill needs Linux 5.14+", ex);
+                killByFreezing(dir); // Linux 5.2 to 5.13: no cgroup.kill.
             }
             // Zone already gone: nothing left to kill.
         }
@@ -249,6 +282,148 @@ public final class CgroupZoneBackend implements ZoneBackend
             if (Files.isDirectory(dir))
             {
                 throw new ZoneException("cannot write " + kill, ex);
+            }
+        }
+    }
+
+    /**
+     * The kill fallback: freeze (no task can fork while frozen), SIGKILL every task of the zone and its child
+     * cgroups through a pidfd, thaw. Frozen tasks still die of SIGKILL. If the freeze does not settle within
+     * {@link #FREEZE_BOUND}, what was seen is killed anyway and the pass is repeated.
+     */
+    void killByFreezing(final Path dir)
+    {
+        synchronized (freezeLock)
+        {
+            for (int round = 0; round < FREEZE_KILL_ROUNDS; round++)
+            {
+                final boolean frozen = CgroupFreezer.freeze(libc, dir, FREEZE_BOUND);
+                try
+                {
+                    final List<Long> pids = procsRecursive(dir);
+                    for (final long pid : pids)
+                    {
+                        // Re-read after pinning: only a task still listed in this zone is signalled.
+                        ProcessSignals.killIf(pid, pinned -> procsRecursive(dir).contains(pinned));
+                    }
+                    if (frozen || pids.isEmpty())
+                    {
+                        return;
+                    }
+                }
+                finally
+                {
+                    CgroupFreezer.thaw(dir);
+                }
+            }
+        }
+    }
+
+    /**
+     * Every pid in the zone and its child cgroups, read while the zone is frozen, so the list is one consistent
+     * moment: nothing forks or exits by itself between the reads. The zone is thawed before this returns.
+     * A zone that is gone has no pids. (The agent never freezes a zone otherwise; this thaws it either way.)
+     *
+     * @throws ZoneException if the zone does not reach {@code frozen 1} within 1 s (it is thawed again).
+     */
+    public List<Long> pids(final Zone zone)
+    {
+        final Path dir = root.checkZone(zone);
+        if (!Files.isDirectory(dir))
+        {
+            return List.of();
+        }
+        synchronized (freezeLock)
+        {
+            final boolean frozen = CgroupFreezer.freeze(libc, dir, FREEZE_BOUND);
+            try
+            {
+                if (!frozen)
+                {
+                    throw new ZoneException("zone " + zone.name() + " did not freeze within " +
+                        FREEZE_BOUND.toMillis() + " ms; its process list would not be stable");
+                }
+                return procsRecursive(dir);
+            }
+            finally
+            {
+                CgroupFreezer.thaw(dir);
+            }
+        }
+    }
+
+    /** The pids in {@code cgroup.procs} of {@code dir} and every cgroup below it; empty if it is gone. */
+    private static List<Long> procsRecursive(final Path dir)
+    {
+        final List<Long> pids = new ArrayList<>();
+        try (Stream<Path> dirs = Files.walk(dir))
+        {
+            for (final Path cgroup : (Iterable<Path>)dirs.filter(Files::isDirectory)::iterator)
+            {
+                for (final String line : Files.readAllLines(cgroup.resolve(PROCS)))
+                {
+                    if (!line.isBlank())
+                    {
+                        pids.add(Long.parseLong(line.trim()));
+                    }
+                }
+            }
+        }
+        catch (final IOException | UncheckedIOException ex)
+        {
+            if (Files.isDirectory(dir))
+            {
+                throw new ZoneException("cannot read the processes of " + dir, ex);
+            }
+            return List.of(); // Removed while we read it.
+        }
+        return pids;
+    }
+
+    /**
+     * Checks that this backend can work under its root: creates and removes a probe cgroup (named so that it is
+     * never taken for a zone) and looks at what it offers.
+     *
+     * @return how zones will be killed: {@code "cgroup.kill"} or the freeze fallback.
+     * @throws ZoneException if the probe cannot be created or removed, processes cannot be moved into the root's
+     *                       subtree, or the kernel has neither {@code cgroup.kill} nor {@code cgroup.freeze}.
+     */
+    public String probe()
+    {
+        if (!Files.isWritable(root.dir().resolve(PROCS)))
+        {
+            throw new ZoneException(root.dir().resolve(PROCS) + " is not writable: cannot move processes into zones");
+        }
+        final Path probe = root.dir().resolve("zoneprobe-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        try
+        {
+            libc.mkdir(probe.toString(), DIR_MODE);
+        }
+        catch (final LastErrorException ex)
+        {
+            throw new ZoneException("cannot create a cgroup under " + root.dir(), ex.getErrorCode(), ex);
+        }
+        try
+        {
+            if (Files.isRegularFile(probe.resolve("cgroup.kill")))
+            {
+                return "cgroup.kill";
+            }
+            if (CgroupFreezer.supported(probe))
+            {
+                return "freeze and pidfd SIGKILL (no cgroup.kill before Linux 5.14)";
+            }
+            throw new ZoneException("cgroup " + probe + " has neither cgroup.kill nor cgroup.freeze (Linux < 5.2)");
+        }
+        finally
+        {
+            try
+            {
+                libc.rmdir(probe.toString());
+            }
+            catch (final LastErrorException ex)
+            {
+                throw new ZoneException("cannot remove the probe cgroup " + probe, ex.getErrorCode(), ex);
             }
         }
     }

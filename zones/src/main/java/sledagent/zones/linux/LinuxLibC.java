@@ -10,11 +10,13 @@ import com.sun.jna.Pointer;
 import sledagent.zones.ZoneException;
 
 /**
- * The few libc calls the Linux zone backend needs, bound with JNA interface mapping (slower than direct
+ * The few libc calls the Linux zone backends need, bound with JNA interface mapping (slower than direct
  * mapping, but {@code syscall} is variadic and nothing here is on a hot path).
  *
  * <p>Every method throws {@link LastErrorException} carrying the errno when the call fails. Only Linux on
- * x86_64 and aarch64 is supported; {@link #instance()} refuses anything else.
+ * x86_64 and aarch64 is supported; {@link #instance()} refuses anything else. Package-private on purpose:
+ * other packages reach these calls only through {@link ProcessSignals}, {@link PidfdProcess} and
+ * {@link PidfdWatcher}.
  */
 interface LinuxLibC extends Library
 {
@@ -86,6 +88,9 @@ interface LinuxLibC extends Library
     int mkdir(String path, int mode) throws LastErrorException;
 
     int rmdir(String path) throws LastErrorException;
+
+    /** {@code kill(2)}; only used with a negative pid (a whole process group), see {@link ProcessSignals}. */
+    int kill(int pid, int sig) throws LastErrorException;
 
     /**
      * The loaded binding.

@@ -21,7 +21,7 @@ import sledagent.zones.ZoneProcess;
  * {@link #isAlive()} and {@link #signal(int)} also complete it when they notice the exit themselves, which
  * keeps them truthful after the watcher has been closed.
  */
-final class PidfdProcess implements ZoneProcess
+public final class PidfdProcess implements ZoneProcess
 {
     private final LinuxLibC libc;
     private final long pid;
@@ -35,6 +35,18 @@ final class PidfdProcess implements ZoneProcess
         this.libc = libc;
         this.pid = pid;
         this.pidfd = pidfd;
+    }
+
+    /**
+     * Takes hold of a freshly started child {@code process} (see {@link #open(LinuxLibC, PidfdWatcher, Process)}).
+     *
+     * @param watcher where {@link #exited()} is completed from; null for an unwatched handle, whose
+     *                {@link #exited()} completes only when {@link #isAlive()} or {@link #signal} notices the exit.
+     * @throws ZoneException if the platform is unsupported or {@code pidfd_open} fails unexpectedly.
+     */
+    public static ZoneProcess of(final PidfdWatcher watcher, final Process process)
+    {
+        return open(LinuxLibC.instance(), watcher, process);
     }
 
     /**
@@ -69,6 +81,10 @@ final class PidfdProcess implements ZoneProcess
             return exitedAlready(libc, pid);
         }
         final PidfdProcess handle = new PidfdProcess(libc, pid, fd);
+        if (watcher == null)
+        {
+            return handle;
+        }
         try
         {
             handle.watch(watcher);

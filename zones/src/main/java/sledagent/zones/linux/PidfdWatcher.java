@@ -33,7 +33,7 @@ import sledagent.zones.ZoneException;
  * <p>Everything is bounded: at most {@link #MAX_WATCHED} pidfds, each {@code epoll_wait} at most
  * {@link #WAIT_MS}, and {@link #close()} waits at most {@link #JOIN_MS} for the thread.
  */
-final class PidfdWatcher implements AutoCloseable
+public final class PidfdWatcher implements AutoCloseable
 {
     /** Most processes watched at once; far above the VMMs one sled can hold. */
     static final int MAX_WATCHED = 4096;
@@ -61,8 +61,9 @@ final class PidfdWatcher implements AutoCloseable
      * Opens the epoll and eventfd descriptors and starts the daemon thread.
      *
      * @param threadName name of the watcher thread, for thread dumps.
+     * @throws ZoneException if the platform is unsupported or the descriptors cannot be opened.
      */
-    PidfdWatcher(final String threadName)
+    public PidfdWatcher(final String threadName)
     {
         libc = LinuxLibC.instance();
         try
@@ -150,13 +151,13 @@ final class PidfdWatcher implements AutoCloseable
     }
 
     /** Number of registrations whose process has not been seen to exit. */
-    int watchedCount()
+    public int watchedCount()
     {
         return watched.size();
     }
 
     /** True until {@link #close()} (or a fatal epoll error) stops the thread. */
-    boolean isRunning()
+    public boolean isRunning()
     {
         return running && thread.isAlive();
     }

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -317,6 +318,35 @@ class CgroupZoneBackendTest
         backend.killAll(zone);
         assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
         backend.killAll(zone);
+    }
+
+    @Test
+    void shouldListWholeTreeWhileFrozenAndThawItAgain() throws Exception
+    {
+        final Zone zone = backend.create(zoneName("frozen"));
+        spawn(zone, "sleep 1000 & (sleep 1000 &); setsid sleep 1000 & wait");
+        await().atMost(PROMPTLY).pollInterval(POLL).until(() -> sleepCount(zone.path()) == 3);
+        final List<Long> expected = TestCgroups.procs(zone.path());
+
+        final List<Long> pids = backend.pids(zone);
+
+        assertThat(pids).containsExactlyInAnyOrderElementsOf(expected).hasSize(5);
+        assertThat(Files.readString(zone.path().resolve("cgroup.freeze")).trim()).isEqualTo("0");
+        await().atMost(PROMPTLY).pollInterval(POLL).until(() -> !CgroupEvents.isFrozen(zone.path()));
+        assertThat(backend.pids(new Zone(zoneName("gone"), root.resolve(zoneName("gone"))))).isEmpty();
+        assertThatThrownBy(() -> backend.pids(new Zone(zone.name(), root.getParent().resolve(zone.name()))))
+            .isInstanceOf(ZoneException.class);
+    }
+
+    @Test
+    void shouldProbeRootWithoutLeavingAnythingBehind() throws Exception
+    {
+        assertThat(backend.probe()).isEqualTo("cgroup.kill");
+
+        try (Stream<Path> children = Files.list(root))
+        {
+            assertThat(children.filter(Files::isDirectory)).isEmpty();
+        }
     }
 
     private CgroupZoneBackend newBackend()

@@ -23,16 +23,18 @@ import com.sun.jna.Platform;
  * Test support written with plain file I/O, independent of the code under test: a unique zone root per test
  * and a cleanup that kills and removes everything under it, and /proc readers.
  */
-final class TestCgroups
+public final class TestCgroups
 {
     private static final Duration CLEANUP_BOUND = Duration.ofSeconds(5);
+    // A killed task leaves its cgroup before it turns zombie; a PID namespace's init then waits in state S.
+    private static final long PF_EXITING = 0x4;
 
     private TestCgroups()
     {
     }
 
     /** True when real cgroup tests can run here: Linux, root, a writable cgroup2 mount. */
-    static boolean available()
+    public static boolean available()
     {
         if (!Platform.isLinux() || !"root".equals(System.getProperty("user.name")))
         {
@@ -49,7 +51,7 @@ final class TestCgroups
     }
 
     /** {@code <agent cgroup dir>/zonetest-<random>}; not created. */
-    static Path uniqueRoot()
+    public static Path uniqueRoot()
     {
         return CgroupRoot.agentCgroupDir().resolve("zonetest-" + UUID.randomUUID().toString().substring(0, 12));
     }
@@ -58,7 +60,7 @@ final class TestCgroups
      * Kills every process under {@code root} (cgroup.kill on the root covers all descendants), waits for
      * {@code populated 0}, then removes the child cgroups and the root. Throws the first failure at the end.
      */
-    static void removeAll(final Path root) throws IOException
+    public static void removeAll(final Path root) throws IOException
     {
         if (!Files.isDirectory(root))
         {
@@ -91,7 +93,7 @@ final class TestCgroups
         }
     }
 
-    static List<Long> procs(final Path cgroupDir) throws IOException
+    public static List<Long> procs(final Path cgroupDir) throws IOException
     {
         final List<Long> pids = new ArrayList<>();
         for (final String line : Files.readAllLines(cgroupDir.resolve("cgroup.procs")))
@@ -149,7 +151,7 @@ final class TestCgroups
             return statFields(pid).map(fields -> new ProcId(pid, fields[19]));
         }
 
-        /** True while this very process exists and is not a zombie. */
+        /** True while this very process exists and can run code: not a zombie, not exiting (PF_EXITING). */
         boolean isRunning()
         {
             final Optional<String[]> fields = statFields(pid);
@@ -158,7 +160,7 @@ final class TestCgroups
                 return false;
             }
             final String state = fields.get()[0];
-            return !"Z".equals(state) && !"X".equals(state);
+            return !"Z".equals(state) && !"X".equals(state) && (Long.parseLong(fields.get()[6]) & PF_EXITING) == 0;
         }
     }
 

@@ -1,0 +1,316 @@
+package sledagent.zones;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The one contract every {@link ZoneBackend} keeps; each backend has a subclass that says how to build it and
+ * what it can do. Each test gets a fresh backend; {@link #tearDownBackend()} sweeps it the way the agent does
+ * (kill, wait, destroy every listed zone), SIGKILLs any main process still alive, closes the backend and then
+ * lets the subclass remove what is left ({@link #cleanUp()}), even when the test failed.
+ */
+public abstract class ZoneBackendContract
+{
+    protected static final Duration PROMPTLY = Duration.ofSeconds(2);
+    protected static final Duration POLL = Duration.ofMillis(5);
+    protected static final int SIGKILL = 9;
+
+    @TempDir
+    protected Path tmp;
+
+    protected ZoneBackend backend;
+
+    private final List<ZoneProcess> handles = new ArrayList<>();
+
+    /** A new backend for one test; call {@code assumeTrue} here to skip where it cannot run. */
+    protected abstract ZoneBackend newBackend() throws Exception;
+
+    /** Removes whatever the backend left outside itself (cgroups, stand-in state); runs after close. */
+    protected void cleanUp() throws Exception
+    {
+    }
+
+    /** True if spawned programs really run, so a process tree can be checked from /proc. */
+    protected boolean supportsRealProcesses()
+    {
+        return true;
+    }
+
+    /** True if a zone is empty once its only main process has exited by itself (false on illumos: it stays booted). */
+    protected boolean emptiesWhenMainExits()
+    {
+        return true;
+    }
+
+    /** Puts something that is not one of our zones where {@link ZoneBackend#list()} looks, if the backend can. */
+    protected void plantForeignZone(final String name) throws Exception
+    {
+    }
+
+    /** Makes a process spawned with {@link #exitingSoon()} exit (the fake needs the test to say so). */
+    protected void letExit(final ZoneProcess process)
+    {
+    }
+
+    /** A main process that runs until killed. */
+    protected List<String> longRunning()
+    {
+        return sh("exec sleep 1000");
+    }
+
+    /** A main process that exits by itself shortly. */
+    protected List<String> exitingSoon()
+    {
+        return sh("sleep 0.05; exit 3");
+    }
+
+    @BeforeEach
+    void setUpBackend() throws Exception
+    {
+        backend = newBackend();
+    }
+
+    @AfterEach
+    void tearDownBackend() throws Exception
+    {
+        try
+        {
+            if (backend != null)
+            {
+                sweep();
+            }
+        }
+        finally
+        {
+            for (final ZoneProcess handle : handles)
+            {
+                try
+                {
+                    handle.signal(SIGKILL);
+                }
+                catch (final RuntimeException ex)
+                {
+                    // Already closed or exited: nothing to do.
+                }
+                handle.close();
+            }
+            if (backend != null)
+            {
+                backend.close();
+            }
+            cleanUp();
+        }
+    }
+
+    @Test
+    void shouldCreateIdempotentlyAndOpenAndList()
+    {
+        final Zone first = backend.create(zoneName("twice"));
+        final Zone second = backend.create(zoneName("twice"));
+
+        assertThat(second).isEqualTo(first);
+        assertThat(first.name()).isEqualTo(zoneName("twice"));
+        assertThat(backend.open(first.name())).isEqualTo(first);
+        assertThat(backend.open(zoneName("missing"))).isNull();
+        assertThat(backend.list()).containsExactly(first.name());
+        assertThat(backend.isEmpty(first)).isTrue();
+        assertThat(backend.name()).isNotBlank();
+    }
+
+    @Test
+    void shouldListOnlyPrefixedZones() throws Exception
+    {
+        plantForeignZone("not-a-zone");
+        backend.create(zoneName("b"));
+        backend.create(zoneName("a"));
+
+        assertThat(backend.list()).containsExactly(zoneName("a"), zoneName("b"));
+    }
+
+    @Test
+    void shouldRefuseNamesWithoutPrefix()
+    {
+        for (final String bad : List.of("not-a-zone", ZoneBackend.ZONE_PREFIX, ZoneBackend.ZONE_PREFIX + "../x",
+            ZoneBackend.ZONE_PREFIX + "a/b", ZoneBackend.ZONE_PREFIX + "a b", "x" + ZoneBackend.ZONE_PREFIX + "a"))
+        {
+            assertThatThrownBy(() -> backend.create(bad)).as(bad).isInstanceOf(ZoneException.class);
+            assertThatThrownBy(() -> backend.open(bad)).as(bad).isInstanceOf(ZoneException.class);
+        }
+        final Zone bad = new Zone("not-a-zone", null);
+        assertThatThrownBy(() -> backend.killAll(bad)).isInstanceOf(ZoneException.class);
+        assertThatThrownBy(() -> backend.isEmpty(bad)).isInstanceOf(ZoneException.class);
+        assertThatThrownBy(() -> backend.awaitEmpty(bad, Duration.ZERO)).isInstanceOf(ZoneException.class);
+        assertThatThrownBy(() -> backend.destroy(bad)).isInstanceOf(ZoneException.class);
+        assertThatThrownBy(() -> backend.spawn(bad, longRunning(), tmp.resolve("bad.log")))
+            .isInstanceOf(ZoneException.class);
+        assertThat(backend.list()).isEmpty();
+    }
+
+    @Test
+    void shouldSpawnKillAwaitEmptyAndDestroy() throws Exception
+    {
+        final Zone zone = backend.create(zoneName("main"));
+        final ZoneProcess main = spawn(zone, longRunning());
+
+        assertThat(main.isAlive()).isTrue();
+        assertThat(main.exited()).isNotDone();
+        assertThat(backend.isEmpty(zone)).isFalse();
+        assertThatThrownBy(() -> backend.destroy(zone))
+            .isInstanceOfSatisfying(ZoneException.class, ex -> assertThat(ex.errno()).isEqualTo(ZoneException.EBUSY));
+        assertThat(backend.list()).containsExactly(zone.name());
+
+        backend.killAll(zone);
+
+        assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
+        main.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(main.isAlive()).isFalse();
+        assertThat(main.signal(SIGKILL)).isFalse();
+        backend.destroy(zone);
+        assertThat(backend.list()).doesNotContain(zone.name());
+        assertThat(backend.open(zone.name())).isNull();
+    }
+
+    @Test
+    void shouldKillForkingDoubleForkingAndSetsidTreeAndNothingElse() throws Exception
+    {
+        assumeTrue(supportsRealProcesses(), "the backend's processes are simulated");
+        final Zone zone = backend.create(zoneName("tree"));
+        final Zone bystander = backend.create(zoneName("bystander"));
+        final ZoneProcess main = spawn(zone, sh("sleep 1000 & sleep 1000 & (sleep 1000 &); setsid sleep 1000 & wait"));
+        final ZoneProcess other = spawn(bystander, longRunning());
+        // Two children, one orphan (double fork) and one in a session of its own.
+        await().atMost(PROMPTLY).pollInterval(POLL)
+            .until(() -> TestProcesses.count(TestProcesses.tree(main.pid()), "sleep") == 4);
+        final List<TestProcesses.ProcId> before = TestProcesses.tree(main.pid());
+        assertThat(before).hasSizeGreaterThanOrEqualTo(5);
+
+        backend.killAll(zone);
+
+        assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
+        main.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+        backend.destroy(zone);
+        assertThat(before).noneMatch(TestProcesses.ProcId::isRunning);
+        assertThat(backend.list()).containsExactly(bystander.name());
+        assertThat(other.isAlive()).isTrue();
+        assertThat(backend.isEmpty(bystander)).isFalse();
+    }
+
+    @Test
+    void shouldLeaveOtherZonesAloneWhenKilling() throws Exception
+    {
+        final Zone zone = backend.create(zoneName("victim"));
+        final Zone bystander = backend.create(zoneName("bystander"));
+        final ZoneProcess main = spawn(zone, longRunning());
+        final ZoneProcess other = spawn(bystander, longRunning());
+
+        backend.killAll(zone);
+
+        assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
+        main.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(other.isAlive()).isTrue();
+        assertThat(backend.isEmpty(bystander)).isFalse();
+    }
+
+    @Test
+    void shouldCompleteExitedWhenMainProcessExitsByItself() throws Exception
+    {
+        final Zone zone = backend.create(zoneName("exits"));
+        final ZoneProcess main = spawn(zone, exitingSoon());
+
+        letExit(main);
+
+        main.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(main.isAlive()).isFalse();
+        assertThat(main.signal(SIGKILL)).isFalse();
+        if (emptiesWhenMainExits())
+        {
+            assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
+            backend.destroy(zone);
+        }
+    }
+
+    @Test
+    void shouldReturnFalseWhenZoneDoesNotEmptyWithinBound() throws Exception
+    {
+        final Zone zone = backend.create(zoneName("bounded"));
+        final Zone empty = backend.create(zoneName("empty"));
+        spawn(zone, longRunning());
+
+        final long startNs = System.nanoTime();
+        final boolean emptied = backend.awaitEmpty(zone, Duration.ofMillis(100));
+        final long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
+
+        assertThat(emptied).isFalse();
+        assertThat(elapsedMs).isBetween(100L, 1500L);
+        assertThat(backend.awaitEmpty(zone, Duration.ZERO)).isFalse();
+        assertThat(backend.awaitEmpty(empty, Duration.ZERO)).isTrue();
+    }
+
+    @Test
+    void shouldKillIdempotentlyAndTreatMissingZoneAsEmptyAndDestroyed() throws Exception
+    {
+        final Zone zone = backend.create(zoneName("idem"));
+        backend.killAll(zone);
+        spawn(zone, longRunning());
+
+        backend.killAll(zone);
+        backend.killAll(zone);
+        assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
+        backend.killAll(zone);
+        backend.destroy(zone);
+        backend.destroy(zone);
+
+        backend.killAll(zone);
+        assertThat(backend.isEmpty(zone)).isTrue();
+        assertThat(backend.awaitEmpty(zone, Duration.ZERO)).isTrue();
+        assertThat(backend.open(zone.name())).isNull();
+        assertThatThrownBy(() -> backend.spawn(zone, longRunning(), tmp.resolve("gone.log")))
+            .isInstanceOf(ZoneException.class);
+    }
+
+    /** Spawns and remembers the handle for the tear-down. */
+    protected final ZoneProcess spawn(final Zone zone, final List<String> argv)
+    {
+        final ZoneProcess process = backend.spawn(zone, argv, tmp.resolve("logs").resolve(zone.name() + ".log"));
+        handles.add(process);
+        return process;
+    }
+
+    protected static List<String> sh(final String script)
+    {
+        return List.of("/bin/sh", "-c", script);
+    }
+
+    protected static String zoneName(final String suffix)
+    {
+        return ZoneBackend.ZONE_PREFIX + suffix;
+    }
+
+    /** What the agent does at start: every listed zone is killed, waited for and destroyed. */
+    private void sweep() throws InterruptedException
+    {
+        for (final String name : backend.list())
+        {
+            final Zone zone = backend.open(name);
+            if (zone != null)
+            {
+                backend.killAll(zone);
+                assertThat(backend.awaitEmpty(zone, PROMPTLY)).as("sweep of " + name).isTrue();
+                backend.destroy(zone);
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+package sledagent.zones.fake;
+
+import sledagent.zones.ZoneBackend;
+import sledagent.zones.ZoneBackendContract;
+import sledagent.zones.ZoneProcess;
+
+/** The contract on the in-memory fake, whose processes exit when the test says so. */
+class FakeZoneBackendContractTest extends ZoneBackendContract
+{
+    @Override
+    protected ZoneBackend newBackend()
+    {
+        return new FakeZoneBackend();
+    }
+
+    @Override
+    protected boolean supportsRealProcesses()
+    {
+        return false;
+    }
+
+    @Override
+    protected void letExit(final ZoneProcess process)
+    {
+        ((FakeZoneProcess)process).exit();
+    }
+}
