@@ -33,6 +33,16 @@ public interface ZoneBackend extends AutoCloseable
      */
     ZoneProcess spawn(Zone zone, List<String> argv, Path logFile);
 
+    /**
+     * Takes hold again of a zone's main process started by an earlier run of the agent: only if {@code pid}
+     * is still the process that started at {@code startTicks} and it is inside {@code zone}. Returns null if
+     * it is not (it exited, or the pid now names another process).
+     */
+    default ZoneProcess adopt(final Zone zone, final long pid, final long startTicks)
+    {
+        throw new ZoneException(name() + " cannot adopt processes of an earlier run");
+    }
+
     /** SIGKILLs every process in the zone, including ones forked during the kill. Idempotent. */
     void killAll(Zone zone);
 

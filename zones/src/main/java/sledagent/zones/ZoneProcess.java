@@ -11,6 +11,15 @@ public interface ZoneProcess extends AutoCloseable
     /** The host pid (stable for the life of this handle). */
     long pid();
 
+    /**
+     * The process's start time in clock ticks after boot (0 if unknown): with {@link #pid()} it names this one
+     * process for good, which is what a restarted agent needs to adopt it again.
+     */
+    default long startTicks()
+    {
+        return 0;
+    }
+
     /** Completes (with nothing) once the process has exited. Never completes exceptionally. */
     CompletableFuture<Void> exited();
 

@@ -487,6 +487,53 @@ public final class CgroupZoneBackend implements ZoneBackend
         }
     }
 
+    /**
+     * Adopts a zone's main process from an earlier run: it must still be the same process (pid and start time)
+     * and be inside the zone's cgroup (or one below it).
+     */
+    @Override
+    public ZoneProcess adopt(final Zone zone, final long pid, final long startTicks)
+    {
+        final Path path = root.checkZone(zone);
+        if (pid <= 0 || !inCgroup(pid, path))
+        {
+            return null;
+        }
+        return PidfdProcess.adopt(libc, watcher, pid, startTicks);
+    }
+
+    /** True if /proc/PID/cgroup puts the process at {@code dir} or below it. */
+    private boolean inCgroup(final long pid, final Path dir)
+    {
+        final String relative = cgroupPathOf(dir);
+        try
+        {
+            for (final String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "cgroup")))
+            {
+                if (line.startsWith("0::"))
+                {
+                    final String own = line.substring(3);
+                    return own.equals(relative) || own.startsWith(relative + "/");
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            return false;
+        }
+        return false;
+    }
+
+    /** {@code dir} as /proc/PID/cgroup writes it: the mount's root plus the path below the mount point. */
+    private static String cgroupPathOf(final Path dir)
+    {
+        final CgroupRoot.Cgroup2Mount mount = CgroupRoot.findCgroup2Mount()
+            .orElseThrow(() -> new ZoneException("no cgroup2 mount"));
+        final String below = mount.mountPoint().relativize(dir).toString();
+        final String base = mount.root().endsWith("/") ? mount.root() : mount.root() + "/";
+        return base + below;
+    }
+
     /** Stops the pidfd watcher. Zones, their processes and open {@link ZoneProcess} handles are left alone. */
     @Override
     public void close()

@@ -25,6 +25,7 @@ public final class PidfdProcess implements ZoneProcess
 {
     private final LinuxLibC libc;
     private final long pid;
+    private final long startTicks;
     private final CompletableFuture<Void> exited = new CompletableFuture<>();
     private int pidfd;          // guarded by this; -1 once closed (or never opened)
     private long watchKey;      // guarded by this; 0 when not registered
@@ -32,9 +33,59 @@ public final class PidfdProcess implements ZoneProcess
 
     private PidfdProcess(final LinuxLibC libc, final long pid, final int pidfd)
     {
+        this(libc, pid, pidfd, ProcStat.read(pid).map(ProcStat::startTicks).orElse(0L));
+    }
+
+    private PidfdProcess(final LinuxLibC libc, final long pid, final int pidfd, final long startTicks)
+    {
         this.libc = libc;
         this.pid = pid;
         this.pidfd = pidfd;
+        this.startTicks = startTicks;
+    }
+
+    /**
+     * Takes hold of a process that is not our child (one started by an earlier run of the agent): opens its
+     * pidfd, then checks that the pid still names the process that started at {@code startTicks}. A pidfd
+     * opened before the check names whatever held the pid then; if the start time still matches after the open,
+     * that was our process, so the fd can never name a newcomer that reused the pid.
+     *
+     * @return a watched handle, or null if the process is gone or the pid names another process now.
+     */
+    static PidfdProcess adopt(final LinuxLibC libc, final PidfdWatcher watcher, final long pid,
+        final long startTicks)
+    {
+        final int fd;
+        try
+        {
+            fd = (int)libc.syscall(SYS_PIDFD_OPEN, pid, 0L);
+        }
+        catch (final LastErrorException ex)
+        {
+            if (ex.getErrorCode() == ESRCH)
+            {
+                return null;
+            }
+            throw new ZoneException("pidfd_open(" + pid + ")", ex.getErrorCode(), ex);
+        }
+        final boolean same = ProcStat.read(pid).filter(stat -> stat.startTicks() == startTicks && !stat.isZombie())
+            .isPresent();
+        if (!same)
+        {
+            LinuxLibC.closeQuietly(libc, fd);
+            return null;
+        }
+        final PidfdProcess handle = new PidfdProcess(libc, pid, fd, startTicks);
+        try
+        {
+            handle.watch(watcher);
+        }
+        catch (final RuntimeException ex)
+        {
+            handle.close();
+            throw ex;
+        }
+        return handle;
     }
 
     /**
@@ -119,6 +170,12 @@ public final class PidfdProcess implements ZoneProcess
     public long pid()
     {
         return pid;
+    }
+
+    @Override
+    public long startTicks()
+    {
+        return startTicks;
     }
 
     /** A fresh copy each call, so one caller completing its future cannot fake an exit for the others. */

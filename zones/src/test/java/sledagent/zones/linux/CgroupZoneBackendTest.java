@@ -113,7 +113,9 @@ class CgroupZoneBackendTest
 
         await().atMost(PROMPTLY).pollInterval(POLL).until(() -> main.exited().isDone());
         assertThat(main.isAlive()).isFalse();
-        // --kill-child takes the namespace down with unshare.
+        // --kill-child usually takes the namespace down with unshare, but not if unshare dies before its child
+        // has set its parent-death signal; the zone kill is what the agent relies on.
+        backend.killAll(zone);
         assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
         backend.destroy(zone);
     }
@@ -347,6 +349,30 @@ class CgroupZoneBackendTest
         {
             assertThat(children.filter(Files::isDirectory)).isEmpty();
         }
+    }
+
+    @Test
+    void shouldAdoptTheMainProcessOfAnEarlierRunOnlyIfItIsTheSameProcessInTheZone() throws Exception
+    {
+        final Zone zone = backend.create(zoneName("adopt"));
+        final Zone other = backend.create(zoneName("adopt-other"));
+        final ZoneProcess started = spawn(zone, "exec sleep 1000");
+        final ZoneProcess elsewhere = spawn(other, "exec sleep 1000");
+        assertThat(started.startTicks()).isPositive();
+
+        // A new agent run: its own backend, the pid and start time from its records.
+        final CgroupZoneBackend restarted = newBackend();
+        final ZoneProcess adopted = restarted.adopt(zone, started.pid(), started.startTicks());
+        handles.add(adopted);
+        assertThat(adopted).isNotNull();
+        assertThat(adopted.isAlive()).isTrue();
+        assertThat(restarted.adopt(zone, started.pid(), started.startTicks() + 1)).as("another start time").isNull();
+        assertThat(restarted.adopt(zone, elsewhere.pid(), elsewhere.startTicks())).as("not in this zone").isNull();
+
+        restarted.killAll(zone);
+        adopted.exited().get(5, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(adopted.isAlive()).isFalse();
+        assertThat(restarted.adopt(zone, started.pid(), started.startTicks())).as("gone").isNull();
     }
 
     private CgroupZoneBackend newBackend()
