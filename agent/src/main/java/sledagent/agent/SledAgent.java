@@ -18,6 +18,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.logging.Logger;
 import sledagent.agent.http.HttpServer;
+import sledagent.agent.persist.FileVmmStore;
+import sledagent.agent.persist.StoredVmm;
+import sledagent.agent.persist.VmmStore;
 import sledagent.agent.publish.NexusClient;
 import sledagent.agent.publish.StatePublisher;
 import sledagent.agent.runtime.RuntimeSettings;
@@ -27,7 +30,10 @@ import sledagent.agent.vmm.NonBlockingVmmTable;
 import sledagent.agent.vmm.VmmManager;
 import sledagent.hypervisor.PropolisClient;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
+import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
+import sledagent.zones.ZoneException;
+import sledagent.zones.ZoneProcess;
 import sledagent.zones.ZoneBackends;
 
 /**
@@ -101,13 +107,15 @@ public final class SledAgent implements AutoCloseable
                 config.startTimeoutMs(), CALL_TIMEOUT_MS, MONITOR_POLL_MS, EMPTY_BOUND_MS, vmmCommand, config.sledId());
             final ZoneVmmDriver driver = new ZoneVmmDriver(zones, propolis, timer, blockingPool, publisher,
                 settings);
+            final FileVmmStore store = new FileVmmStore(config.stateDir());
             final VmmManager manager = new VmmManager(new NonBlockingVmmTable(), actorPool, driver,
-                Clock.systemUTC());
+                Clock.systemUTC(), store);
+            recover(store, zones, manager);
             final ZoneSweeper sweeper = new ZoneSweeper(zones, id -> manager.table().get(id) != null,
                 Duration.ofMillis(EMPTY_BOUND_MS), timer, blockingPool, config.sweepIntervalMs());
             resources.push(sweeper);
             sweeper.start();
-            final HttpServer server = HttpServer.start(config.listen(), 1, manager);
+            final HttpServer server = HttpServer.start(config.listen(), 1, manager, blockingPool);
             resources.push(server);
             LOG.info(() -> "sled-agent " + Version.text() + " serving on " + server.address() + ", upstream "
                 + (config.nexusUrls().isEmpty() ? "none (states are logged)" : config.nexusUrls().toString())
@@ -118,6 +126,44 @@ public final class SledAgent implements AutoCloseable
         {
             closeAll(resources, ex);
             throw ex;
+        }
+    }
+
+    /**
+     * Puts every stored VMM back in the table: its zone's main process is adopted if it is still the same
+     * process, alive, in the zone; the lifecycle decides the rest (resume, fail, finish a teardown, re-publish).
+     */
+    private static void recover(final VmmStore store, final ZoneBackend zones, final VmmManager manager)
+        throws IOException
+    {
+        final List<StoredVmm> stored = store.loadAll();
+        int adopted = 0;
+        for (final StoredVmm vmm : stored)
+        {
+            ZoneProcess process = null;
+            final Zone zone = zones.open(ZoneBackend.ZONE_PREFIX + vmm.propolisId());
+            if (zone != null && vmm.vmmPid() > 0)
+            {
+                try
+                {
+                    process = zones.adopt(zone, vmm.vmmPid(), vmm.vmmStartTicks());
+                }
+                catch (final ZoneException ex)
+                {
+                    LOG.warning(() -> "vmm " + vmm.propolisId() + ": cannot adopt pid " + vmm.vmmPid() + ": " + ex);
+                }
+            }
+            if (process != null)
+            {
+                adopted++;
+            }
+            manager.recover(vmm, process);
+        }
+        if (!stored.isEmpty())
+        {
+            final int adoptedCount = adopted;
+            LOG.info(() -> "recovered " + stored.size() + " VMM record(s); re-adopted " + adoptedCount
+                + " running VMM process(es)");
         }
     }
 

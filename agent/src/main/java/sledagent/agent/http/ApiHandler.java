@@ -85,7 +85,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
             switch (found.route())
             {
                 case VMM_GET_STATE -> write(ctx, endpoints.getState(found.propolisId()), keepAlive);
-                case VMM_REGISTER -> write(ctx, endpoints.register(found.propolisId(), body), keepAlive);
+                case VMM_REGISTER -> writeLater(ctx, endpoints.register(found.propolisId(), body), keepAlive);
                 case VMM_PUT_STATE -> writeLater(ctx, endpoints.putState(found.propolisId(), body), keepAlive);
                 case VMM_UNREGISTER -> writeLater(ctx, endpoints.unregister(found.propolisId()), keepAlive);
                 case VMM_FORCE_TERMINATE -> writeLater(ctx, endpoints.forceTerminate(found.propolisId()), keepAlive);

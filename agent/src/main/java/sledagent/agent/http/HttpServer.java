@@ -13,6 +13,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.net.InetSocketAddress;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import sledagent.agent.vmm.VmmManager;
@@ -35,7 +36,7 @@ public final class HttpServer implements AutoCloseable
 
     /** Binds {@code address} (port 0 picks a free one) and starts serving. */
     public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
-        final VmmManager manager) throws InterruptedException
+        final VmmManager manager, final Executor blocking) throws InterruptedException
     {
         final boolean epoll = Epoll.isAvailable();
         final IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
@@ -50,7 +51,7 @@ public final class HttpServer implements AutoCloseable
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager)))
+                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking)))
                 .bind(address).sync().channel();
             LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ")");
             return new HttpServer(group, channel);

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import sledagent.agent.vmm.ApiError;
 import sledagent.agent.vmm.Event;
 import sledagent.agent.vmm.Reply;
@@ -29,14 +30,17 @@ final class VmmEndpoints
     private static final ObjectReader PUT_STATE_READER = Json.mapper().readerFor(VmmPutStateBody.class);
 
     private final VmmManager manager;
+    private final Executor blocking;
 
-    VmmEndpoints(final VmmManager manager)
+    /** {@code blocking} runs what must not run on the event loop (the register's durable write). */
+    VmmEndpoints(final VmmManager manager, final Executor blocking)
     {
         this.manager = manager;
+        this.blocking = blocking;
     }
 
-    /** {@code PUT /vmms/{id}}. */
-    HttpAnswer register(final UUID propolisId, final InputStream body) throws BadRequestException
+    /** {@code PUT /vmms/{id}}: decoded and checked here; the record is written on the blocking pool. */
+    CompletableFuture<HttpAnswer> register(final UUID propolisId, final InputStream body) throws BadRequestException
     {
         final InstanceEnsureBody ensure = decode(ENSURE_READER, body);
         checkAddress(ensure.propolisAddr());
@@ -49,7 +53,14 @@ final class VmmEndpoints
         {
             throw new BadRequestException(ex.getMessage());
         }
-        return answer(manager.register(propolisId, ensure));
+        try
+        {
+            return CompletableFuture.supplyAsync(() -> answer(manager.register(propolisId, ensure)), blocking);
+        }
+        catch (final java.util.concurrent.RejectedExecutionException ex)
+        {
+            return CompletableFuture.completedFuture(HttpAnswer.error(ApiError.unavailable("agent is busy")));
+        }
     }
 
     /** {@code PUT /vmms/{id}/state}. */

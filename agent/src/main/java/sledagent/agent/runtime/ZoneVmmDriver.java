@@ -118,10 +118,16 @@ public final class ZoneVmmDriver implements VmmDriver
     }
 
     @Override
-    public Cancellable armStopDeadline(final Consumer<Event> post)
+    public long stopGraceMs()
+    {
+        return settings.stopGraceMs();
+    }
+
+    @Override
+    public Cancellable armStopDeadline(final long delayMs, final Consumer<Event> post)
     {
         final Timeout timeout = timer.newTimeout(t -> post.accept(new Event.StopGraceExpired()),
-            settings.stopGraceMs(), TimeUnit.MILLISECONDS);
+            Math.max(0, delayMs), TimeUnit.MILLISECONDS);
         return new Cancellable()
         {
             @Override

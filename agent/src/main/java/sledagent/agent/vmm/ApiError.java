@@ -39,6 +39,13 @@ public record ApiError(int status, String errorCode, String message)
         return new ApiError(500, null, message);
     }
 
+    /** The VMM's record could not be written (e.g. a full disk): the request did nothing. */
+    public static ApiError storageFailed(final java.util.UUID propolisId)
+    {
+        return new ApiError(507, null, "cannot persist the record of VMM " + propolisId
+            + " (disk full or read-only?); the request was not applied");
+    }
+
     public static ApiError unavailable(final String message)
     {
         return new ApiError(503, null, message);

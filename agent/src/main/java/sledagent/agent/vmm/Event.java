@@ -92,6 +92,14 @@ public sealed interface Event
     {
     }
 
+    /**
+     * The agent restarted and found this VMM's record; {@code processAlive} says whether its zone's main process
+     * is still the one it started, alive.
+     */
+    record Recovered(boolean processAlive) implements Event
+    {
+    }
+
     /** The publisher is done with generation {@code gen}: acknowledged, or refused for good. */
     record PublishSettled(long gen) implements Event
     {

@@ -1,6 +1,9 @@
 package sledagent.agent.vmm;
 
+import java.io.IOException;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -9,6 +12,8 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import sledagent.agent.persist.StoredVmm;
+import sledagent.agent.persist.VmmStore;
 import sledagent.api.SledVmmState;
 import sledagent.api.VmmUnregisterResponse;
 import sledagent.zones.ZoneProcess;
@@ -35,6 +40,7 @@ public final class VmmActor
     private final VmmDriver driver;
     private final Clock clock;
     private final VmmManager manager;
+    private final VmmStore store;
     private volatile VmmRecord record;
 
     // Confined to the actor's turn (the scheduled flag orders the turns).
@@ -43,11 +49,15 @@ public final class VmmActor
     private Cancellable startJob = Cancellable.NONE;
     private Cancellable watch = Cancellable.NONE;
     private Cancellable stopDeadline = Cancellable.NONE;
+    /** When the armed stop deadline fires (wall clock, so a restarted agent keeps it), or null. */
+    private Instant stopDeadlineAt;
     private int tearDownAttempts;
     private boolean removed;
+    /** What the store holds for this VMM; a difference means a write is due. */
+    private StoredVmm saved;
 
     VmmActor(final VmmRecord initial, final Executor executor, final VmmDriver driver, final Clock clock,
-        final VmmManager manager)
+        final VmmManager manager, final VmmStore store, final StoredVmm saved)
     {
         this.propolisId = initial.propolisId();
         this.record = initial;
@@ -55,6 +65,32 @@ public final class VmmActor
         this.driver = driver;
         this.clock = clock;
         this.manager = manager;
+        this.store = store;
+        this.saved = saved;
+    }
+
+    /**
+     * After an agent restart: takes back the zone's main process (null if it is gone) and the stop deadline at
+     * its original time, then lets the lifecycle decide ({@link Event.Recovered}).
+     */
+    void recover(final ZoneProcess adopted, final Instant deadlineAt)
+    {
+        enqueueInternal(new Message.Recover(adopted, deadlineAt));
+    }
+
+    private void onRecover(final Message.Recover recover)
+    {
+        if (recover.adopted() != null)
+        {
+            onSpawned(recover.adopted());
+        }
+        if (recover.deadlineAt() != null && record.phase() == Phase.ACTIVE)
+        {
+            stopDeadlineAt = recover.deadlineAt();
+            stopDeadline = driver.armStopDeadline(Duration.between(clock.instant(), stopDeadlineAt).toMillis(),
+                this::post);
+        }
+        handle(new Message.Internal(new Event.Recovered(recover.adopted() != null && recover.adopted().isAlive())));
     }
 
     public UUID propolisId()
@@ -147,6 +183,11 @@ public final class VmmActor
             onSpawned(spawned.process());
             return;
         }
+        if (message instanceof Message.Recover recover)
+        {
+            onRecover(recover);
+            return;
+        }
         final Event event;
         CompletableFuture<Reply> reply = null;
         if (message instanceof Message.Request request)
@@ -174,13 +215,24 @@ public final class VmmActor
         }
 
         final VmmRecord before = record;
-        final Transition transition = VmmLifecycle.apply(before, event, clock.instant());
+        final Instant now = clock.instant();
+        final Transition transition = VmmLifecycle.apply(before, event, now);
+        if (!persist(transition, now))
+        {
+            if (reply != null)
+            {
+                // Nothing half-done: the request is refused and the VMM stays as it was.
+                reply.complete(new Reply.Failed(ApiError.storageFailed(propolisId)));
+                return;
+            }
+            // An observation is a fact: keep it in memory; the next successful write catches the store up.
+        }
         record = transition.next();
         if (transition.next().current() != before.current())
         {
-            final SledVmmState now = transition.next().current();
+            final SledVmmState after = transition.next().current();
             LOG.info(() -> "vmm " + propolisId + ": " + before.vmmState().wireName() + " -> "
-                + now.vmmState().state().wireName() + " gen " + now.vmmState().gen() + " on " + simpleName(event));
+                + after.vmmState().state().wireName() + " gen " + after.vmmState().gen() + " on " + simpleName(event));
         }
         if (reply != null)
         {
@@ -189,6 +241,50 @@ public final class VmmActor
         for (final Effect effect : transition.effects())
         {
             perform(effect);
+        }
+    }
+
+    /** Writes the record the transition leads to, if it differs from what is stored; false if the write failed. */
+    private boolean persist(final Transition transition, final Instant now)
+    {
+        Instant deadlineAt = stopDeadlineAt;
+        for (final Effect effect : transition.effects())
+        {
+            if (effect instanceof Effect.ArmStopDeadline)
+            {
+                deadlineAt = now.plusMillis(driver.stopGraceMs());
+            }
+            else if (effect instanceof Effect.CancelStopDeadline)
+            {
+                deadlineAt = null;
+            }
+        }
+        if (transition.effects().contains(new Effect.RemoveFromTable()))
+        {
+            return true;
+        }
+        return save(transition.next(), deadlineAt);
+    }
+
+    private boolean save(final VmmRecord next, final Instant deadlineAt)
+    {
+        final long pid = process == null ? 0 : process.pid();
+        final long startTicks = process == null ? 0 : process.startTicks();
+        final StoredVmm candidate = StoredVmm.of(next, deadlineAt, pid, startTicks);
+        if (candidate.equals(saved))
+        {
+            return true;
+        }
+        try
+        {
+            store.save(candidate);
+            saved = candidate;
+            return true;
+        }
+        catch (final IOException ex)
+        {
+            LOG.severe(() -> "vmm " + propolisId + ": cannot persist its record: " + ex);
+            return false;
         }
     }
 
@@ -228,12 +324,14 @@ public final class VmmActor
         else if (effect instanceof Effect.ArmStopDeadline)
         {
             stopDeadline.cancel();
-            stopDeadline = driver.armStopDeadline(this::post);
+            stopDeadlineAt = clock.instant().plusMillis(driver.stopGraceMs());
+            stopDeadline = driver.armStopDeadline(driver.stopGraceMs(), this::post);
         }
         else if (effect instanceof Effect.CancelStopDeadline)
         {
             stopDeadline.cancel();
             stopDeadline = Cancellable.NONE;
+            stopDeadlineAt = null;
         }
         else if (effect instanceof Effect.TearDownZone tearDown)
         {
@@ -274,6 +372,15 @@ public final class VmmActor
             startJob = Cancellable.NONE;
             manager.remove(this);
             driver.forget(propolisId);
+            try
+            {
+                store.delete(propolisId);
+            }
+            catch (final IOException ex)
+            {
+                // A stale record is harmless: at the next start it finds no zone and is reported failed once.
+                LOG.warning(() -> "vmm " + propolisId + ": cannot delete its record: " + ex);
+            }
         }
     }
 
@@ -287,6 +394,8 @@ public final class VmmActor
             return;
         }
         process = spawned;
+        // The pid is what a restarted agent adopts: store it now.
+        save(record, stopDeadlineAt);
         // Crash detection from the process itself, not from a failed HTTP call.
         spawned.exited().thenRun(() -> post(new Event.ProcessExited()));
     }
@@ -315,6 +424,11 @@ public final class VmmActor
 
         /** The start sequence's process, handed over as soon as it exists. */
         record Spawned(ZoneProcess process) implements Message
+        {
+        }
+
+        /** After an agent restart: the adopted process (or null) and the stop deadline to keep (or null). */
+        record Recover(ZoneProcess adopted, Instant deadlineAt) implements Message
         {
         }
     }

@@ -28,8 +28,11 @@ public interface VmmDriver
     /** Posts the first {@link Event.PropolisObserved} with Propolis gen at least {@code gen}, retrying. */
     Cancellable watch(String propolisAddr, long gen, Consumer<Event> post);
 
-    /** Posts {@link Event.StopGraceExpired} when the stop grace period ends. */
-    Cancellable armStopDeadline(Consumer<Event> post);
+    /** How long a stop may take before the zone is killed. */
+    long stopGraceMs();
+
+    /** Posts {@link Event.StopGraceExpired} after {@code delayMs} (0 or less: at once). */
+    Cancellable armStopDeadline(long delayMs, Consumer<Event> post);
 
     /**
      * Waits (bounded) for {@code startJob} to stop; if {@code lastLookAddr} is not null, asks that Propolis for

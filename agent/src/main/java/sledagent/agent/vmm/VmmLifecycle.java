@@ -61,6 +61,12 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>HALTING, DONE</td><td>Stop</td><td>-</td><td>-</td><td>200 current (idempotent)</td></tr>
  * <tr><td>DONE</td><td>PublishSettled(terminal gen)</td><td>-</td><td>RemoveFromTable</td><td></td></tr>
  * <tr><td>DONE</td><td>Unregister</td><td>owner Nexus</td><td>RemoveFromTable</td><td>200 final</td></tr>
+ * <tr><td>REGISTERED</td><td>Recovered</td><td>-</td><td>-</td><td>(agent restarted)</td></tr>
+ * <tr><td>STARTING</td><td>Recovered</td><td>HALTING(failed)</td><td>TearDownZone</td><td>how far the start got is unknown</td></tr>
+ * <tr><td>ACTIVE</td><td>Recovered, process alive</td><td>-</td><td>WatchPropolis(0)</td><td>re-adopted</td></tr>
+ * <tr><td>ACTIVE</td><td>Recovered, process gone</td><td>HALTING(failed, or destroyed if Propolis had stopped)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>HALTING</td><td>Recovered</td><td>-</td><td>TearDownZone</td><td>finish the teardown</td></tr>
+ * <tr><td>DONE</td><td>Recovered</td><td>-</td><td>Publish again (owner agent) or RemoveFromTable</td><td></td></tr>
  * <tr><td>any</td><td>Reboot when not running</td><td>-</td><td>-</td><td>409</td></tr>
  * <tr><td>any</td><td>anything else</td><td>-</td><td>-</td><td>late results of cancelled work are ignored</td></tr>
  * </table>
@@ -163,6 +169,10 @@ public final class VmmLifecycle
             {
                 step.effects.add(new Effect.RetryTearDown());
             }
+        }
+        else if (event instanceof Event.Recovered recovered)
+        {
+            onRecovered(step, recovered.processAlive());
         }
         else if (event instanceof Event.PublishSettled settled)
         {
@@ -399,6 +409,50 @@ public final class VmmLifecycle
         final boolean backwards = step.record.stopRequested() && mapped != VmmState.STOPPING;
         observeMigrations(step, backwards ? step.record.vmmState() : mapped, observation);
         step.effects.add(new Effect.WatchPropolis(observation.gen() + 1));
+    }
+
+    private static void onRecovered(final Step step, final boolean processAlive)
+    {
+        final VmmRecord record = step.record;
+        switch (record.phase())
+        {
+            case REGISTERED ->
+            {
+                // Nothing was running; nothing to resume.
+            }
+            case STARTING ->
+                // The start sequence died with the old agent, somewhere between spawn and Run: nothing says how
+                // far it got, so the VMM is failed rather than guessed at.
+                halt(step, VmmState.FAILED, processAlive);
+            case ACTIVE ->
+            {
+                if (processAlive)
+                {
+                    // Re-adopted: watch Propolis again from its newest state.
+                    step.effects.add(new Effect.WatchPropolis(0));
+                }
+                else
+                {
+                    final PropolisInstanceState last = record.lastPropolisState();
+                    final boolean halted = last == PropolisInstanceState.Stopped
+                        || last == PropolisInstanceState.Destroyed;
+                    halt(step, halted ? VmmState.DESTROYED : VmmState.FAILED, false);
+                }
+            }
+            case HALTING -> step.effects.add(new Effect.TearDownZone(false));
+            case DONE ->
+            {
+                if (record.owner() == Owner.AGENT)
+                {
+                    // The terminal state may never have reached Nexus: send it again (Nexus ignores a repeat).
+                    step.effects.add(new Effect.Publish(record.current()));
+                }
+                else
+                {
+                    step.effects.add(new Effect.RemoveFromTable());
+                }
+            }
+        }
     }
 
     private static void onTornDown(final Step step)

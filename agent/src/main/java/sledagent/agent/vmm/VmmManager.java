@@ -1,14 +1,18 @@
 package sledagent.agent.vmm;
 
+import java.io.IOException;
 import java.time.Clock;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.logging.Logger;
+import sledagent.agent.persist.StoredVmm;
+import sledagent.agent.persist.VmmStore;
 import sledagent.api.InstanceEnsureBody;
 import sledagent.api.SledVmmState;
 import sledagent.api.VmmUnregisterResponse;
+import sledagent.zones.ZoneProcess;
 
 /**
  * The only writer of the {@link VmmTable}: registers VMMs (creating their actors) and removes them when their
@@ -23,21 +27,45 @@ public final class VmmManager
     private final Executor actorPool;
     private final VmmDriver driver;
     private final Clock clock;
+    private final VmmStore store;
+    /** Serialises registers of one id (not of all): the record must be written before the VMM is in the table. */
+    private final Object[] registerLocks = new Object[64];
 
     public VmmManager(final VmmTable table, final Executor actorPool, final VmmDriver driver, final Clock clock)
+    {
+        this(table, actorPool, driver, clock, VmmStore.NONE);
+    }
+
+    public VmmManager(final VmmTable table, final Executor actorPool, final VmmDriver driver, final Clock clock,
+        final VmmStore store)
     {
         this.table = Objects.requireNonNull(table, "table");
         this.actorPool = Objects.requireNonNull(actorPool, "actorPool");
         this.driver = Objects.requireNonNull(driver, "driver");
         this.clock = Objects.requireNonNull(clock, "clock");
+        this.store = Objects.requireNonNull(store, "store");
+        for (int i = 0; i < registerLocks.length; i++)
+        {
+            registerLocks[i] = new Object();
+        }
     }
 
     /**
      * {@code PUT /vmms/{id}}. A new id is registered and its state returned. The same id with the same
      * instance returns the current state and ignores the new body (omicron); with another instance it is
-     * refused with 409, since one propolis id can serve only one instance.
+     * refused with 409, since one propolis id can serve only one instance. A new VMM's record is written before
+     * it enters the table; if it cannot be written the answer is 507 and nothing changed. May block on that
+     * write: call it off the event loop.
      */
     public Reply register(final UUID propolisId, final InstanceEnsureBody body)
+    {
+        synchronized (registerLocks[Math.floorMod(propolisId.hashCode(), registerLocks.length)])
+        {
+            return registerLocked(propolisId, body);
+        }
+    }
+
+    private Reply registerLocked(final UUID propolisId, final InstanceEnsureBody body)
     {
         while (true)
         {
@@ -52,8 +80,18 @@ public final class VmmManager
                 }
                 return new Reply.Ok(existing.snapshot());
             }
-            final VmmActor actor = new VmmActor(VmmRecord.registered(propolisId, body, clock.instant()), actorPool,
-                driver, clock, this);
+            final VmmRecord record = VmmRecord.registered(propolisId, body, clock.instant());
+            final StoredVmm stored = StoredVmm.of(record, null, 0, 0);
+            try
+            {
+                store.save(stored);
+            }
+            catch (final IOException ex)
+            {
+                LOG.severe(() -> "vmm " + propolisId + ": cannot persist its record: " + ex);
+                return new Reply.Failed(ApiError.storageFailed(propolisId));
+            }
+            final VmmActor actor = new VmmActor(record, actorPool, driver, clock, this, store, stored);
             if (table.putIfAbsent(propolisId, actor) == null)
             {
                 LOG.info(() -> "vmm " + propolisId + ": registered for instance " + body.instanceId() + " at "
@@ -91,6 +129,20 @@ public final class VmmManager
     {
         final VmmActor actor = table.get(propolisId);
         return actor == null ? null : actor.snapshot();
+    }
+
+    /**
+     * Puts a VMM found in the store back in the table after an agent restart, with its zone's main process if
+     * it could be adopted (null otherwise), and lets its actor decide what to do ({@link Event.Recovered}).
+     */
+    public void recover(final StoredVmm stored, final ZoneProcess adopted)
+    {
+        final VmmActor actor = new VmmActor(stored.record(), actorPool, driver, clock, this, store, stored);
+        if (table.putIfAbsent(stored.propolisId(), actor) != null)
+        {
+            throw new IllegalStateException("vmm " + stored.propolisId() + " recovered twice");
+        }
+        actor.recover(adopted, stored.stopDeadline());
     }
 
     public VmmTable table()

@@ -100,7 +100,13 @@ final class FakeVmmDriver implements VmmDriver
     }
 
     @Override
-    public Cancellable armStopDeadline(final Consumer<Event> post)
+    public long stopGraceMs()
+    {
+        return 600_000;
+    }
+
+    @Override
+    public Cancellable armStopDeadline(final long delayMs, final Consumer<Event> post)
     {
         final FakeCancellable job = new FakeCancellable();
         deadlines.add(new DeadlineCall(post, job));
