@@ -349,15 +349,18 @@ public final class VmmLifecycle
             }
             case STARTING, ACTIVE ->
             {
-                // Owner first: the failed state below is the reply, never a publish.
-                step.record = record.withOwner(Owner.NEXUS).withTerminalState(VmmState.FAILED, step.now);
+                // Owner first: the failed state below is the reply, never a publish. Migrations are settled only
+                // at ZoneTornDown, after the last look, so a migration that finished is not reported failed.
+                step.record = record.withOwner(Owner.NEXUS).withStates(VmmState.FAILED,
+                    record.current().migrationIn(), record.current().migrationOut(), step.now);
                 halt(step, VmmState.FAILED);
                 step.reply = Reply.DEFERRED;
             }
             case HALTING ->
             {
                 // Whatever the teardown was going to publish, Nexus takes the VMM back as failed.
-                step.record = record.withOwner(Owner.NEXUS).withTerminalState(VmmState.FAILED, step.now);
+                step.record = record.withOwner(Owner.NEXUS).withStates(VmmState.FAILED,
+                    record.current().migrationIn(), record.current().migrationOut(), step.now);
                 step.reply = Reply.DEFERRED;
             }
             case DONE ->

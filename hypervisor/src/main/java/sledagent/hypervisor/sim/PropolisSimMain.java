@@ -9,7 +9,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * propolis-sim: a standalone process that speaks the Propolis server API v5.0.0 for one simulated VM, with fault
- * injection through {@code PUT /mock/fault}. Like the real server it has no signal handling of its own and does not
+ * injection through {@code PUT /mock/fault} and live migration between sims over a protocol of their own
+ * ({@link SimMigration}). Like the real server it has no signal handling of its own and does not
  * exit when its VM is destroyed; whoever started it tears it down.
  *
  * <p>At start it forks one helper child ({@code sleep}), a stand-in for the processes a real VMM leaves in its zone,
@@ -28,8 +29,9 @@ public final class PropolisSimMain
     }
 
     /**
-     * @param args {@code --listen HOST:PORT}, optionally {@code --step-ms N} and {@code --fault NAME}
-     *             (see {@link SimOptions}); a bad command line exits with status 2
+     * @param args {@code --listen HOST:PORT}, optionally {@code --step-ms N}, {@code --migrate-step-ms N},
+     *             {@code --rundown-ms N} and {@code --fault NAME} (see {@link SimOptions}); a bad command line exits
+     *             with status 2
      */
     public static void main(final String[] args)
     {
@@ -72,7 +74,7 @@ public final class PropolisSimMain
         final ScheduledThreadPoolExecutor stepper =
             new ScheduledThreadPoolExecutor(1, SimThreads.daemons("propolis-sim-step"));
         final SimVm vm = new SimVm((delayMs, task) -> stepper.schedule(task, delayMs, TimeUnit.MILLISECONDS),
-            options.stepMs());
+            options.stepMs(), options.migrateStepMs(), options.rundownMs(), new SimMigrationClient());
         final SimHttpHandler handler = new SimHttpHandler(vm, () -> Runtime.getRuntime().halt(1));
         handler.fault(options.fault());
         final HttpServer server = HttpServer.create(options.listen(), BACKLOG);

@@ -14,7 +14,12 @@ enum SimFault
     /** Answer 204, then halt the process with status 1 at once (a crashed Propolis). */
     EXIT_NOW,
     /** A Run goes {@code Starting}, then {@code Failed} (a VM that cannot start). */
-    FAIL_START;
+    FAIL_START,
+    /**
+     * A migration out fails part-way, after {@code Pause}: migration_out {@code Error} and {@code Running} again here,
+     * migration_in {@code Error} and {@code Failed} on the target. No effect on a migration target.
+     */
+    FAIL_MIGRATION;
 
     /** The JSON spelling, e.g. {@code "hang_stop"}. */
     String wireName()
@@ -37,6 +42,6 @@ enum SimFault
             }
         }
         throw new IllegalArgumentException("unknown fault \"" + wireName + "\"; expected one of "
-            + "none, hang_stop, hang_http, exit_now, fail_start");
+            + "none, hang_stop, hang_http, exit_now, fail_start, fail_migration");
     }
 }

@@ -7,9 +7,14 @@ import com.sun.net.httpserver.HttpHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.List;
 import java.util.Locale;
 import java.util.Queue;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import sledagent.api.ErrorBody;
 import sledagent.api.Json;
@@ -17,7 +22,8 @@ import sledagent.api.propolis.InstanceEnsureRequest;
 import sledagent.api.propolis.PropolisStateRequested;
 
 /**
- * The HTTP face of propolis-sim: routes the four Propolis endpoints and {@code PUT /mock/fault}, and answers the way
+ * The HTTP face of propolis-sim: routes the five Propolis endpoints, {@code PUT /mock/fault} and the source's end of
+ * the migration protocol ({@code POST /mock/migrate/{id}/start|poll|finish}), and answers the way
  * Dropshot does (Error bodies {@code {request_id, message, error_code?}}, 404 for an unknown path, 405 for a wrong
  * method, 400 for a missing {@code api-version}, a foreign content type, an unparseable or oversized body).
  */
@@ -28,6 +34,8 @@ final class SimHttpHandler implements HttpHandler
     static final String API_VERSION = "5.0.0";
 
     private static final String JSON = "application/json";
+    private static final String MIGRATE_PREFIX = "/mock/migrate/";
+    private static final long POLL_GRACE_MS = 5_000;
 
     private final SimVm vm;
     private final Runnable exitProcess;
@@ -143,13 +151,76 @@ final class SimHttpHandler implements HttpHandler
                 final long gen = monitorGeneration(jsonBody(exchange));
                 send(exchange, 200, requestId, vm.awaitGeneration(gen));
             }
+            case "/instance/migration-status" ->
+            {
+                requireMethod(exchange, "GET");
+                requireVersion(exchange);
+                send(exchange, 200, requestId, vm.migrationStatus());
+            }
             case "/mock/fault" ->
             {
                 // Unversioned, like the mock server's own /mock endpoints.
                 requireMethod(exchange, "PUT");
                 injectFault(exchange, requestId, parseFault(jsonBody(exchange)));
             }
-            default -> throw new SimRefusal(404, null, "Not Found");
+            default ->
+            {
+                if (path.startsWith(MIGRATE_PREFIX))
+                {
+                    migrate(exchange, requestId, path.substring(MIGRATE_PREFIX.length()));
+                }
+                else
+                {
+                    throw new SimRefusal(404, null, "Not Found");
+                }
+            }
+        }
+    }
+
+    /** {@code POST /mock/migrate/{id}/start|poll|finish}: the source's end of {@link SimMigration}. Unversioned. */
+    private void migrate(final HttpExchange exchange, final String requestId, final String rest)
+        throws SimRefusal, IOException, InterruptedException
+    {
+        final String[] parts = rest.split("/", -1);
+        if (parts.length != 2 || !List.of("start", "poll", "finish").contains(parts[1]))
+        {
+            throw new SimRefusal(404, null, "Not Found");
+        }
+        requireMethod(exchange, "POST");
+        final UUID id;
+        try
+        {
+            id = UUID.fromString(parts[0]);
+        }
+        catch (final IllegalArgumentException e)
+        {
+            throw SimRefusal.badRequest("bad migration id: " + parts[0]);
+        }
+        final byte[] body = jsonBody(exchange);
+        switch (parts[1])
+        {
+            case "start" ->
+            {
+                final SimMigration.StartRequest start = parse(body, SimMigration.StartRequest.class);
+                send(exchange, 200, requestId, vm.migrateOutStart(id, start.targetStepMs()));
+            }
+            case "poll" ->
+            {
+                final SimMigration.PollRequest poll = parse(body, SimMigration.PollRequest.class);
+                final SimMigration.Report report;
+                try
+                {
+                    // The VM answers within its poll window; the bound here only guards against a bug.
+                    report = vm.migrateOutPoll(id, poll.after())
+                        .get(SimMigration.POLL_WINDOW_MS + POLL_GRACE_MS, TimeUnit.MILLISECONDS);
+                }
+                catch (final ExecutionException | TimeoutException e)
+                {
+                    throw new SimRefusal(503, null, "poll not answered: " + e);
+                }
+                send(exchange, 200, requestId, report);
+            }
+            default -> send(exchange, 200, requestId, vm.migrateOutFinish(id));
         }
     }
 
@@ -181,14 +252,14 @@ final class SimHttpHandler implements HttpHandler
     /**
      * Puts a fault other than {@code exit_now} in force: {@code hang_http} here, the others in the VM.
      *
-     * @param fault none, hang_stop, hang_http or fail_start
+     * @param fault none, hang_stop, hang_http, fail_start or fail_migration
      */
     void fault(final SimFault fault)
     {
         switch (fault)
         {
             case HANG_HTTP -> hangHttp = true;
-            case NONE, HANG_STOP, FAIL_START -> vm.fault(fault);
+            case NONE, HANG_STOP, FAIL_START, FAIL_MIGRATION -> vm.fault(fault);
             default -> throw new IllegalArgumentException("not a lasting fault: " + fault);
         }
     }

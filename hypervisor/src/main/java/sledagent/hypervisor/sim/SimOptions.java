@@ -4,20 +4,25 @@ import java.net.InetSocketAddress;
 
 /**
  * propolis-sim's command line: {@code --listen HOST:PORT} (required; {@code [v6]:PORT} too; port 0 picks a free
- * one), {@code --step-ms N} (delay between simulated transitions) and {@code --fault NAME} (a fault in force from
- * the start, as if {@code PUT /mock/fault} had been sent before the first request).
+ * one), {@code --step-ms N} (delay between simulated transitions), {@code --migrate-step-ms N} (delay between
+ * migration phases; default: the step), {@code --rundown-ms N} (from a finished migration out to Destroyed; default:
+ * the migration step) and {@code --fault NAME} (a fault in force from the start, as if {@code PUT /mock/fault} had
+ * been sent before the first request). A later occurrence of an option replaces an earlier one.
  *
- * @param listen where to serve
- * @param stepMs delay between simulated transitions
- * @param fault  the fault in force from the start
+ * @param listen        where to serve
+ * @param stepMs        delay between simulated transitions
+ * @param migrateStepMs delay between migration phases, on either side
+ * @param rundownMs     delay from a finished migration out to Destroyed
+ * @param fault         the fault in force from the start
  */
-record SimOptions(InetSocketAddress listen, long stepMs, SimFault fault)
+record SimOptions(InetSocketAddress listen, long stepMs, long migrateStepMs, long rundownMs, SimFault fault)
 {
     /** Default delay between simulated transitions: quick enough for tests, slow enough to see each state. */
     static final long DEFAULT_STEP_MS = 5;
 
     static final String USAGE = "usage: propolis-sim --listen HOST:PORT|[V6]:PORT [--step-ms N]"
-        + " [--fault none|hang_stop|hang_http|exit_now|fail_start]";
+        + " [--migrate-step-ms N] [--rundown-ms N]"
+        + " [--fault none|hang_stop|hang_http|exit_now|fail_start|fail_migration]";
 
     /**
      * @param args the command line
@@ -28,6 +33,8 @@ record SimOptions(InetSocketAddress listen, long stepMs, SimFault fault)
     {
         InetSocketAddress listen = null;
         long stepMs = DEFAULT_STEP_MS;
+        long migrateStepMs = -1;
+        long rundownMs = -1;
         SimFault fault = SimFault.NONE;
         for (int i = 0; i < args.length; i++)
         {
@@ -44,7 +51,17 @@ record SimOptions(InetSocketAddress listen, long stepMs, SimFault fault)
                 case "--step-ms" ->
                 {
                     final String value = equals < 0 ? valueAfter(args, i++) : arg.substring(equals + 1);
-                    stepMs = parseStepMs(value);
+                    stepMs = parseMillis(name, value);
+                }
+                case "--migrate-step-ms" ->
+                {
+                    final String value = equals < 0 ? valueAfter(args, i++) : arg.substring(equals + 1);
+                    migrateStepMs = parseMillis(name, value);
+                }
+                case "--rundown-ms" ->
+                {
+                    final String value = equals < 0 ? valueAfter(args, i++) : arg.substring(equals + 1);
+                    rundownMs = parseMillis(name, value);
                 }
                 case "--fault" ->
                 {
@@ -58,7 +75,15 @@ record SimOptions(InetSocketAddress listen, long stepMs, SimFault fault)
         {
             throw new IllegalArgumentException("--listen is required");
         }
-        return new SimOptions(listen, stepMs, fault);
+        if (migrateStepMs < 0)
+        {
+            migrateStepMs = stepMs;
+        }
+        if (rundownMs < 0)
+        {
+            rundownMs = migrateStepMs;
+        }
+        return new SimOptions(listen, stepMs, migrateStepMs, rundownMs, fault);
     }
 
     private static String valueAfter(final String[] args, final int index)
@@ -70,20 +95,20 @@ record SimOptions(InetSocketAddress listen, long stepMs, SimFault fault)
         return args[index + 1];
     }
 
-    private static long parseStepMs(final String value)
+    private static long parseMillis(final String option, final String value)
     {
         try
         {
-            final long stepMs = Long.parseLong(value);
-            if (stepMs < 0)
+            final long millis = Long.parseLong(value);
+            if (millis < 0)
             {
-                throw new IllegalArgumentException("--step-ms must be >= 0: " + value);
+                throw new IllegalArgumentException(option + " must be >= 0: " + value);
             }
-            return stepMs;
+            return millis;
         }
         catch (final NumberFormatException e)
         {
-            throw new IllegalArgumentException("--step-ms is not a number: " + value, e);
+            throw new IllegalArgumentException(option + " is not a number: " + value, e);
         }
     }
 }

@@ -272,25 +272,29 @@ class SimVmTest
     }
 
     @Test
-    void shouldMigrateInAndRunWithoutARunRequest() throws Exception
+    void shouldFailAMigrationTargetThatCannotReachItsSource() throws Exception
     {
         final UUID migrationId = UUID.fromString("0f8b1d5e-3c3a-4e79-9a0a-6a2b3a5e7d21");
         final InstanceEnsureRequest request = new InstanceEnsureRequest(ensureRequest("vm").properties(),
             new InstanceInitializationMethod.MigrationTarget(new InstanceInitializationMethod.MigrationTargetValue(
                 migrationId, Map.of(), "[fd00:1122:3344:101::1]:12400")));
+        final java.util.List<InstanceStateMonitorResponse> published = new java.util.ArrayList<>();
+        vm.observe(published::add);
+        vm.logTo(message -> { });
 
         assertThat(vm.ensure(request).migrate().migrationId()).isEqualTo(migrationId);
-        assertLatest(1, Migrating);
-        assertThat(vm.latest().migration().migrationIn())
-            .isEqualTo(new InstanceMigrationStatus(migrationId, PropolisMigrationState.Sync));
-        assertForbidden(Reboot, "Instance is currently starting");
-        vm.request(Run);
-        stepAll();
 
-        assertLatest(3, Running);
+        // gen 1 Migrating (Sync) is published before the ensure is answered; the start call then fails.
+        assertThat(published).hasSize(2);
+        assertThat(published.get(0).gen()).isEqualTo(1);
+        assertThat(published.get(0).state()).isEqualTo(Migrating);
+        assertThat(published.get(0).migration().migrationIn())
+            .isEqualTo(new InstanceMigrationStatus(migrationId, PropolisMigrationState.Sync));
+        assertLatest(2, Failed);
         assertThat(vm.latest().migration().migrationIn())
-            .isEqualTo(new InstanceMigrationStatus(migrationId, PropolisMigrationState.Finish));
+            .isEqualTo(new InstanceMigrationStatus(migrationId, PropolisMigrationState.Error));
         assertThat(vm.latest().migration().migrationOut()).isNull();
+        assertForbidden(Run, "Instance failed to start or halted due to a failure");
     }
 
     static InstanceEnsureRequest ensureRequest(final String name)
