@@ -1,14 +1,13 @@
 package sledagent.agent;
 
 import java.io.PrintStream;
-import java.net.URI;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.CountDownLatch;
 import java.util.logging.Level;
+import sledagent.agent.config.ConfigFile;
+import sledagent.agent.config.ServeSettings;
 import sledagent.agent.demo.Demo;
+import sledagent.agent.service.Daemon;
 
 /**
  * {@code sled-agent serve | demo | --version | --help}. Exit status: 0 ok, 2 bad usage, 1 failure.
@@ -19,7 +18,8 @@ public final class Main
         usage: sled-agent <command> [options]
 
         commands:
-          serve    run the daemon
+          serve    run the daemon (SIGTERM: stop cleanly, exit 0, VMMs keep running)
+                   --config FILE          settings from a TOML file (flags given too override it)
                    --listen HOST:PORT     HTTP API address (default 127.0.0.1:12345)
                    --nexus URL            Nexus internal API base URL; repeat for failover
                                           (default: none, states are only logged and served)
@@ -30,6 +30,8 @@ public final class Main
                    --start-timeout DURATION  spawn to "Propolis ensured and running" (default 60s)
                    --zones BACKEND        auto (default), cgroup, pgroup, illumos or fake
                    --sweep-interval DURATION  how often unknown zones are removed (default 60s)
+                   --log-format json|text one bunyan JSON object per line (default) or text
+          config check FILE  read and validate a config file, print the settings
           demo     start the agent with a recording Nexus, run and stop one VMM, print what Nexus received
                    --stop-grace DURATION  (default 10s)
                    --verbose              show the agent's log
@@ -64,6 +66,7 @@ public final class Main
             return switch (args[0])
             {
                 case "serve" -> serve(rest);
+                case "config" -> config(rest, out);
                 case "demo" -> demo(rest, out);
                 default -> usage(err, "unknown command '" + args[0] + "'");
             };
@@ -87,53 +90,102 @@ public final class Main
 
     private static int serve(final List<String> args) throws Exception
     {
-        String listen = AgentConfig.DEFAULT_LISTEN;
-        final List<URI> nexus = new ArrayList<>();
-        Path stateDir = AgentConfig.DEFAULT_STATE_DIR;
-        long stopGraceMs = AgentConfig.DEFAULT_STOP_GRACE_MS;
-        Path zoneRoot = null;
-        UUID sledId = UUID.randomUUID();
-        long startTimeoutMs = AgentConfig.DEFAULT_START_TIMEOUT_MS;
-        String zoneBackend = AgentConfig.DEFAULT_ZONE_BACKEND;
-        long sweepIntervalMs = AgentConfig.DEFAULT_SWEEP_INTERVAL_MS;
+        final ServeSettings settings = serveSettings(args);
+        final AgentConfig config = validated(settings);
+        Logging.configure(Level.INFO, settings.logFormat());
+        return Daemon.run(config);
+    }
+
+    /** Defaults, then {@code --config FILE}, then every other flag (later wins). */
+    static ServeSettings serveSettings(final List<String> args)
+    {
+        final ServeSettings settings = new ServeSettings();
+        for (int i = 0; i < args.size(); i++)
+        {
+            if ("--config".equals(args.get(i)))
+            {
+                applyFile(Path.of(value(args, i + 1, "--config")), settings);
+            }
+        }
         for (int i = 0; i < args.size(); i++)
         {
             final String flag = args.get(i);
-            switch (flag)
+            try
             {
-                case "--help", "-h" -> throw new HelpRequested();
-                case "--listen" -> listen = value(args, ++i, flag);
-                case "--nexus" -> nexus.add(URI.create(value(args, ++i, flag)));
-                case "--state-dir" -> stateDir = Path.of(value(args, ++i, flag));
-                case "--stop-grace" -> stopGraceMs = duration(value(args, ++i, flag), flag);
-                case "--zone-root" -> zoneRoot = Path.of(value(args, ++i, flag));
-                case "--sled-id" -> sledId = uuid(value(args, ++i, flag), flag);
-                case "--start-timeout" -> startTimeoutMs = duration(value(args, ++i, flag), flag);
-                case "--zones" -> zoneBackend = value(args, ++i, flag);
-                case "--sweep-interval" -> sweepIntervalMs = duration(value(args, ++i, flag), flag);
-                default -> throw new UsageException("unknown option '" + flag + "' for serve");
+                switch (flag)
+                {
+                    case "--help", "-h" -> throw new HelpRequested();
+                    case "--config" -> i++;
+                    case "--listen" -> settings.listen(value(args, ++i, flag), flag);
+                    case "--nexus" -> settings.addNexusUrl(value(args, ++i, flag), flag, true);
+                    case "--state-dir" -> settings.stateDir(value(args, ++i, flag), flag);
+                    case "--stop-grace" -> settings.stopGrace(value(args, ++i, flag), flag);
+                    case "--start-timeout" -> settings.startTimeout(value(args, ++i, flag), flag);
+                    case "--zone-root" -> settings.zoneRoot(value(args, ++i, flag), flag);
+                    case "--zones" -> settings.zones(value(args, ++i, flag), flag);
+                    case "--sweep-interval" -> settings.sweepInterval(value(args, ++i, flag), flag);
+                    case "--sled-id" -> settings.sledId(value(args, ++i, flag), flag);
+                    case "--log-format" -> settings.logFormat(value(args, ++i, flag), flag);
+                    default -> throw new UsageException("unknown option '" + flag + "' for serve");
+                }
+            }
+            catch (final ServeSettings.SettingException ex)
+            {
+                throw new UsageException(ex.getMessage());
             }
         }
-        final AgentConfig config;
+        return settings;
+    }
+
+    private static void applyFile(final Path file, final ServeSettings settings)
+    {
         try
         {
-            config = new AgentConfig(AgentConfig.parseHostPort(listen), nexus, stateDir, stopGraceMs, zoneRoot,
-                sledId, startTimeoutMs, zoneBackend, sweepIntervalMs);
+            ConfigFile.apply(file, settings);
+        }
+        catch (final ServeSettings.SettingException ex)
+        {
+            throw new UsageException(ex.getMessage());
+        }
+    }
+
+    private static AgentConfig validated(final ServeSettings settings)
+    {
+        try
+        {
+            return settings.toConfig();
         }
         catch (final IllegalArgumentException ex)
         {
             throw new UsageException(ex.getMessage());
         }
-        Logging.configure(Level.INFO);
-        final CountDownLatch stopped = new CountDownLatch(1);
-        final SledAgent agent = SledAgent.launch(config);
-        Runtime.getRuntime().addShutdownHook(new Thread(() ->
+    }
+
+    /** {@code config check FILE}: reads and validates a config file, prints the settings it gives. */
+    private static int config(final List<String> args, final PrintStream out)
+    {
+        if (args.size() == 1 && ("--help".equals(args.get(0)) || "-h".equals(args.get(0))))
         {
-            // SIGTERM: stop serving and leave the VMMs running.
-            agent.close();
-            stopped.countDown();
-        }, "sled-agent-shutdown"));
-        stopped.await();
+            throw new HelpRequested();
+        }
+        if (args.size() != 2 || !"check".equals(args.get(0)))
+        {
+            throw new UsageException("usage: sled-agent config check FILE");
+        }
+        final ServeSettings settings = new ServeSettings();
+        applyFile(Path.of(args.get(1)), settings);
+        final AgentConfig config = validated(settings);
+        out.println(args.get(1) + ": ok");
+        out.println("  listen          " + config.listen().getHostString() + ":" + config.listen().getPort());
+        out.println("  nexus_urls      " + (config.nexusUrls().isEmpty() ? "(none: states are only logged)"
+            : config.nexusUrls()));
+        out.println("  state_dir       " + config.stateDir());
+        out.println("  stop_grace      " + config.stopGraceMs() + " ms");
+        out.println("  start_timeout   " + config.startTimeoutMs() + " ms");
+        out.println("  zone_root       " + (config.zoneRoot() == null ? "(the agent's own cgroup)" : config.zoneRoot()));
+        out.println("  zones           " + config.zoneBackend());
+        out.println("  sweep_interval  " + config.sweepIntervalMs() + " ms");
+        out.println("  log_format      " + settings.logFormat().name().toLowerCase(java.util.Locale.ROOT));
         return 0;
     }
 
@@ -174,18 +226,6 @@ public final class Main
         catch (final IllegalArgumentException ex)
         {
             throw new UsageException(flag + ": " + ex.getMessage());
-        }
-    }
-
-    private static UUID uuid(final String text, final String flag)
-    {
-        try
-        {
-            return UUID.fromString(text);
-        }
-        catch (final IllegalArgumentException ex)
-        {
-            throw new UsageException(flag + ": not a UUID: " + text);
         }
     }
 

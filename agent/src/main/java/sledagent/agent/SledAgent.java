@@ -51,19 +51,22 @@ public final class SledAgent implements AutoCloseable
     private static final long CALL_TIMEOUT_MS = 5_000;
     private static final long MONITOR_POLL_MS = 30_000;
     private static final long EMPTY_BOUND_MS = 10_000;
+    private static final long PUBLISH_FLUSH_BOUND_MS = 5_000;
 
     private final Deque<AutoCloseable> resources;
     private final VmmManager manager;
     private final HttpServer server;
     private final ZoneBackend zones;
+    private final HashedWheelTimer timer;
 
     private SledAgent(final Deque<AutoCloseable> resources, final VmmManager manager, final HttpServer server,
-        final ZoneBackend zones)
+        final ZoneBackend zones, final HashedWheelTimer timer)
     {
         this.resources = resources;
         this.manager = manager;
         this.server = server;
         this.zones = zones;
+        this.timer = timer;
     }
 
     /** Starts an agent that runs propolis-sim as its VMM. */
@@ -115,12 +118,22 @@ public final class SledAgent implements AutoCloseable
                 Duration.ofMillis(EMPTY_BOUND_MS), timer, blockingPool, config.sweepIntervalMs());
             resources.push(sweeper);
             sweeper.start();
+            // Closed after the server: what is still queued for Nexus gets a bounded chance to go out.
+            resources.push(() ->
+            {
+                final int unsent = publisher.flush(PUBLISH_FLUSH_BOUND_MS);
+                if (unsent > 0)
+                {
+                    LOG.warning(() -> unsent + " VMM state(s) not yet acknowledged by Nexus at shutdown; Nexus "
+                        + "will read them with GET /vmms/{id}/state or receive them after the restart");
+                }
+            });
             final HttpServer server = HttpServer.start(config.listen(), 1, manager, blockingPool);
             resources.push(server);
             LOG.info(() -> "sled-agent " + Version.text() + " serving on " + server.address() + ", upstream "
                 + (config.nexusUrls().isEmpty() ? "none (states are logged)" : config.nexusUrls().toString())
                 + ", stop grace " + config.stopGraceMs() + " ms, state dir " + config.stateDir());
-            return new SledAgent(resources, manager, server, zones);
+            return new SledAgent(resources, manager, server, zones, timer);
         }
         catch (final Exception ex)
         {
@@ -180,6 +193,12 @@ public final class SledAgent implements AutoCloseable
     public ZoneBackend zones()
     {
         return zones;
+    }
+
+    /** The shared timer (for the service manager's watchdog pings). */
+    public HashedWheelTimer timer()
+    {
+        return timer;
     }
 
     /** Stops serving and releases the agent's resources; VMMs keep running. */

@@ -18,6 +18,7 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -38,10 +39,13 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     private static final String REQUEST_ID_PREFIX = Long.toHexString(System.nanoTime() & 0xffffffL) + "-";
 
     private final VmmEndpoints endpoints;
+    private final AtomicInteger inFlight;
 
-    ApiHandler(final VmmEndpoints endpoints)
+    /** {@code inFlight} counts requests answered later (so that a shutdown can let them finish). */
+    ApiHandler(final VmmEndpoints endpoints, final AtomicInteger inFlight)
     {
         this.endpoints = endpoints;
+        this.inFlight = inFlight;
     }
 
     @Override
@@ -113,8 +117,10 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
             return;
         }
         ctx.channel().config().setAutoRead(false);
+        inFlight.incrementAndGet();
         answer.whenComplete((value, error) -> ctx.executor().execute(() ->
         {
+            inFlight.decrementAndGet();
             final HttpAnswer toWrite = error == null
                 ? value
                 : HttpAnswer.error(ApiError.internal("internal error: " + error));

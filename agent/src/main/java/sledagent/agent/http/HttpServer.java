@@ -15,6 +15,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.net.InetSocketAddress;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 import sledagent.agent.vmm.VmmManager;
 
@@ -25,13 +26,18 @@ public final class HttpServer implements AutoCloseable
     private static final long QUIET_MS = 50;
     private static final long CLOSE_BOUND_MS = 3_000;
 
+    /** How long a shutdown waits for requests already being answered. */
+    private static final long IN_FLIGHT_BOUND_MS = 5_000;
+
     private final EventLoopGroup group;
     private final Channel channel;
+    private final AtomicInteger inFlight;
 
-    private HttpServer(final EventLoopGroup group, final Channel channel)
+    private HttpServer(final EventLoopGroup group, final Channel channel, final AtomicInteger inFlight)
     {
         this.group = group;
         this.channel = channel;
+        this.inFlight = inFlight;
     }
 
     /** Binds {@code address} (port 0 picks a free one) and starts serving. */
@@ -43,6 +49,7 @@ public final class HttpServer implements AutoCloseable
         final Class<? extends ServerChannel> channelType = epoll
             ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         final EventLoopGroup group = new MultiThreadIoEventLoopGroup(eventLoopThreads, io);
+        final AtomicInteger inFlight = new AtomicInteger();
         try
         {
             final Channel channel = new ServerBootstrap()
@@ -51,10 +58,10 @@ public final class HttpServer implements AutoCloseable
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking)))
+                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking), inFlight))
                 .bind(address).sync().channel();
             LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ")");
-            return new HttpServer(group, channel);
+            return new HttpServer(group, channel, inFlight);
         }
         catch (final Exception ex)
         {
@@ -69,10 +76,28 @@ public final class HttpServer implements AutoCloseable
         return (InetSocketAddress)channel.localAddress();
     }
 
+    /** Stops accepting connections, lets requests already being answered finish (bounded), then stops. */
     @Override
     public void close()
     {
         channel.close().awaitUninterruptibly(CLOSE_BOUND_MS);
+        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(IN_FLIGHT_BOUND_MS);
+        while (inFlight.get() > 0 && System.nanoTime() - deadlineNs < 0)
+        {
+            try
+            {
+                Thread.sleep(5);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (inFlight.get() > 0)
+        {
+            LOG.warning(() -> inFlight.get() + " request(s) still unanswered after " + IN_FLIGHT_BOUND_MS + " ms");
+        }
         group.shutdownGracefully(QUIET_MS, CLOSE_BOUND_MS, TimeUnit.MILLISECONDS)
             .awaitUninterruptibly(CLOSE_BOUND_MS + QUIET_MS);
     }

@@ -3,6 +3,7 @@ package sledagent.agent.http;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** The pipeline, and nothing else: codec, bounded aggregator, API handler. */
 final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
@@ -11,10 +12,12 @@ final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
     static final int MAX_BODY_BYTES = 1 << 20;
 
     private final VmmEndpoints endpoints;
+    private final AtomicInteger inFlight;
 
-    HttpServerInitializer(final VmmEndpoints endpoints)
+    HttpServerInitializer(final VmmEndpoints endpoints, final AtomicInteger inFlight)
     {
         this.endpoints = endpoints;
+        this.inFlight = inFlight;
     }
 
     @Override
@@ -23,6 +26,6 @@ final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
         channel.pipeline()
             .addLast("codec", new HttpServerCodec())
             .addLast("aggregator", new BoundedAggregator(MAX_BODY_BYTES))
-            .addLast("api", new ApiHandler(endpoints));
+            .addLast("api", new ApiHandler(endpoints, inFlight));
     }
 }

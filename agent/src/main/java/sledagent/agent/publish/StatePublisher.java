@@ -177,6 +177,20 @@ public final class StatePublisher implements AutoCloseable
         }, delayMs, TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * Waits at most {@code boundMs} for every queued state to be settled (acknowledged or refused); returns the
+     * number of VMMs still waiting when the bound ran out. For a clean shutdown: what can be told is told.
+     */
+    public int flush(final long boundMs) throws InterruptedException
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(boundMs);
+        while (!slots.isEmpty() && System.nanoTime() - deadlineNs < 0)
+        {
+            Thread.sleep(10);
+        }
+        return slots.size();
+    }
+
     @Override
     public void close()
     {

@@ -12,6 +12,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import sledagent.agent.LogContext;
 import sledagent.agent.persist.StoredVmm;
 import sledagent.agent.persist.VmmStore;
 import sledagent.api.SledVmmState;
@@ -205,12 +206,14 @@ public final class VmmActor
             event = ((Message.Internal)message).event();
             if (event instanceof Event.ZoneTeardownFailed failed)
             {
-                LOG.warning(() -> "vmm " + propolisId + ": zone teardown failed (attempt " + (tearDownAttempts + 1)
-                    + "), will retry: " + failed.reason());
+                LogContext.log(LOG, Level.WARNING, propolisId, record.gen(), "vmm " + propolisId
+                    + ": zone teardown failed (attempt " + (tearDownAttempts + 1) + "), will retry: "
+                    + failed.reason());
             }
             else if (event instanceof Event.StartFailed failed)
             {
-                LOG.warning(() -> "vmm " + propolisId + ": start failed: " + failed.reason());
+                LogContext.log(LOG, Level.WARNING, propolisId, record.gen(), "vmm " + propolisId
+                    + ": start failed: " + failed.reason());
             }
         }
 
@@ -231,8 +234,9 @@ public final class VmmActor
         if (transition.next().current() != before.current())
         {
             final SledVmmState after = transition.next().current();
-            LOG.info(() -> "vmm " + propolisId + ": " + before.vmmState().wireName() + " -> "
-                + after.vmmState().state().wireName() + " gen " + after.vmmState().gen() + " on " + simpleName(event));
+            LogContext.log(LOG, Level.INFO, propolisId, after.vmmState().gen(), "vmm " + propolisId + ": "
+                + before.vmmState().wireName() + " -> " + after.vmmState().state().wireName() + " gen "
+                + after.vmmState().gen() + " on " + simpleName(event));
         }
         if (reply != null)
         {

@@ -83,6 +83,9 @@ final class ZoneLauncher
             .redirectInput(ProcessBuilder.Redirect.from(DEV_NULL))
             .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
             .redirectErrorStream(true);
+        // The service manager's channel is the agent's alone: a VMM must not speak (or be taken) for it.
+        builder.environment().keySet().removeAll(java.util.List.of("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
+            "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"));
         try
         {
             return builder.start();

@@ -1,0 +1,182 @@
+package sledagent.agent.config;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import sledagent.agent.AgentConfig;
+import sledagent.agent.Durations;
+
+/**
+ * The settings of {@code serve} as they are gathered: defaults, then the config file, then flags (each later
+ * source overrides the earlier one). Values arrive as text from either source and are checked here, with the
+ * name of the setting and its source in every message; {@link #toConfig()} checks the whole.
+ */
+public final class ServeSettings
+{
+    /** Every key of the config file; the flag of each is {@code --} plus the key with '-' for '_'. */
+    public static final List<String> KEYS = List.of("listen", "nexus_urls", "state_dir", "stop_grace",
+        "start_timeout", "zone_root", "zones", "sweep_interval", "sled_id", "log_format");
+
+    private String listen = AgentConfig.DEFAULT_LISTEN;
+    private List<URI> nexusUrls = new ArrayList<>();
+    private boolean nexusFromFlags;
+    private Path stateDir = AgentConfig.DEFAULT_STATE_DIR;
+    private long stopGraceMs = AgentConfig.DEFAULT_STOP_GRACE_MS;
+    private long startTimeoutMs = AgentConfig.DEFAULT_START_TIMEOUT_MS;
+    private Path zoneRoot;
+    private String zones = AgentConfig.DEFAULT_ZONE_BACKEND;
+    private long sweepIntervalMs = AgentConfig.DEFAULT_SWEEP_INTERVAL_MS;
+    private UUID sledId;
+    private LogFormat logFormat = LogFormat.JSON;
+
+    /** How log lines are written. */
+    public enum LogFormat
+    {
+        /** One bunyan JSON object per line (the default: for log collectors). */
+        JSON,
+        /** One readable line per record (for people). */
+        TEXT
+    }
+
+    public void listen(final String value, final String source)
+    {
+        try
+        {
+            AgentConfig.parseHostPort(value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new SettingException(source, "listen", ex.getMessage());
+        }
+        listen = value;
+    }
+
+    /** Flags add to one another, and together replace the file's list. */
+    public void addNexusUrl(final String value, final String source, final boolean fromFlag)
+    {
+        if (fromFlag && !nexusFromFlags)
+        {
+            nexusUrls = new ArrayList<>();
+            nexusFromFlags = true;
+        }
+        final URI url;
+        try
+        {
+            url = URI.create(value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new SettingException(source, "nexus_urls", "not a URL: " + value);
+        }
+        if (!"http".equals(url.getScheme()) || url.getHost() == null)
+        {
+            throw new SettingException(source, "nexus_urls", "must be http://host:port[/prefix]: " + value);
+        }
+        nexusUrls.add(url);
+    }
+
+    public void stateDir(final String value, final String source)
+    {
+        stateDir = path(value, source, "state_dir");
+    }
+
+    public void stopGrace(final String value, final String source)
+    {
+        stopGraceMs = duration(value, source, "stop_grace");
+    }
+
+    public void startTimeout(final String value, final String source)
+    {
+        startTimeoutMs = duration(value, source, "start_timeout");
+    }
+
+    public void zoneRoot(final String value, final String source)
+    {
+        zoneRoot = path(value, source, "zone_root");
+    }
+
+    public void zones(final String value, final String source)
+    {
+        final String lower = value.toLowerCase(Locale.ROOT);
+        if (!List.of("auto", "cgroup", "pgroup", "illumos", "fake").contains(lower))
+        {
+            throw new SettingException(source, "zones", "expected auto, cgroup, pgroup, illumos or fake, got '"
+                + value + "'");
+        }
+        zones = lower;
+    }
+
+    public void sweepInterval(final String value, final String source)
+    {
+        sweepIntervalMs = duration(value, source, "sweep_interval");
+    }
+
+    public void sledId(final String value, final String source)
+    {
+        try
+        {
+            sledId = UUID.fromString(value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new SettingException(source, "sled_id", "not a UUID: " + value);
+        }
+    }
+
+    public void logFormat(final String value, final String source)
+    {
+        try
+        {
+            logFormat = LogFormat.valueOf(value.toUpperCase(Locale.ROOT));
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new SettingException(source, "log_format", "expected json or text, got '" + value + "'");
+        }
+    }
+
+    public LogFormat logFormat()
+    {
+        return logFormat;
+    }
+
+    /** The validated settings; a random sled id if none was given. */
+    public AgentConfig toConfig()
+    {
+        return new AgentConfig(AgentConfig.parseHostPort(listen), nexusUrls, stateDir, stopGraceMs, zoneRoot,
+            sledId == null ? UUID.randomUUID() : sledId, startTimeoutMs, zones, sweepIntervalMs);
+    }
+
+    private static long duration(final String value, final String source, final String key)
+    {
+        try
+        {
+            return Durations.parseMs(value);
+        }
+        catch (final IllegalArgumentException | ArithmeticException ex)
+        {
+            throw new SettingException(source, key, ex.getMessage());
+        }
+    }
+
+    private static Path path(final String value, final String source, final String key)
+    {
+        if (value.isBlank())
+        {
+            throw new SettingException(source, key, "must not be empty");
+        }
+        return Path.of(value);
+    }
+
+    /** A setting that is wrong, with where it came from. */
+    public static final class SettingException extends IllegalArgumentException
+    {
+        public SettingException(final String source, final String key, final String message)
+        {
+            super(source + ": " + key + ": " + message);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package sledagent.agent.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import sledagent.agent.AgentConfig;
+
+class ConfigFileTest
+{
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldReadEverySetting() throws Exception
+    {
+        final UUID sled = UUID.randomUUID();
+        final Path file = write("""
+            listen = "127.0.0.1:4000"
+            nexus_urls = ["http://10.0.0.1:12221", "http://10.0.0.2:12221"]
+            state_dir = "/var/lib/x"
+            stop_grace = "30s"
+            start_timeout = "90s"
+            zone_root = "/sys/fs/cgroup/unified/sled"
+            zones = "pgroup"
+            sweep_interval = "5m"
+            sled_id = "%s"
+            log_format = "text"
+            """.formatted(sled));
+        final ServeSettings settings = new ServeSettings();
+        ConfigFile.apply(file, settings);
+        final AgentConfig config = settings.toConfig();
+        assertThat(config.listen().getPort()).isEqualTo(4000);
+        assertThat(config.nexusUrls()).containsExactly(URI.create("http://10.0.0.1:12221"),
+            URI.create("http://10.0.0.2:12221"));
+        assertThat(config.stateDir()).isEqualTo(Path.of("/var/lib/x"));
+        assertThat(config.stopGraceMs()).isEqualTo(30_000);
+        assertThat(config.startTimeoutMs()).isEqualTo(90_000);
+        assertThat(config.zoneRoot()).isEqualTo(Path.of("/sys/fs/cgroup/unified/sled"));
+        assertThat(config.zoneBackend()).isEqualTo("pgroup");
+        assertThat(config.sweepIntervalMs()).isEqualTo(300_000);
+        assertThat(config.sledId()).isEqualTo(sled);
+        assertThat(settings.logFormat()).isEqualTo(ServeSettings.LogFormat.TEXT);
+    }
+
+    @Test
+    void shouldLetFlagsOverrideTheFile() throws Exception
+    {
+        final ServeSettings settings = new ServeSettings();
+        ConfigFile.apply(write("stop_grace = \"30s\"\nnexus_urls = [\"http://a:1\"]\n"), settings);
+        settings.stopGrace("2s", "--stop-grace");
+        settings.addNexusUrl("http://b:2", "--nexus", true);
+        final AgentConfig config = settings.toConfig();
+        assertThat(config.stopGraceMs()).isEqualTo(2_000);
+        assertThat(config.nexusUrls()).containsExactly(URI.create("http://b:2"));
+    }
+
+    @Test
+    void shouldRefuseMistakesClearly() throws Exception
+    {
+        assertThatThrownBy(() -> ConfigFile.apply(write("stop_grace = \"ten\"\n"), new ServeSettings()))
+            .hasMessageContaining("stop_grace").hasMessageContaining("bad duration 'ten'");
+        assertThatThrownBy(() -> ConfigFile.apply(write("stop_grase = \"10s\"\n"), new ServeSettings()))
+            .hasMessageContaining("stop_grase: unknown setting");
+        assertThatThrownBy(() -> ConfigFile.apply(write("stop_grace = 10\n"), new ServeSettings()))
+            .hasMessageContaining("must be a string");
+        assertThatThrownBy(() -> ConfigFile.apply(write("nexus_urls = \"http://a:1\"\n"), new ServeSettings()))
+            .hasMessageContaining("must be an array");
+        assertThatThrownBy(() -> ConfigFile.apply(write("nexus_urls = [\"ftp://a\"]\n"), new ServeSettings()))
+            .hasMessageContaining("http://host:port");
+        assertThatThrownBy(() -> ConfigFile.apply(write("zones = \"docker\"\n"), new ServeSettings()))
+            .hasMessageContaining("expected auto, cgroup");
+        assertThatThrownBy(() -> ConfigFile.apply(write("listen = [\n"), new ServeSettings()))
+            .hasMessageContaining(dir.toString());
+        assertThatThrownBy(() -> ConfigFile.apply(dir.resolve("missing.toml"), new ServeSettings()))
+            .hasMessageContaining("missing.toml");
+    }
+
+    @Test
+    void shouldAcceptThePackagedExample() throws Exception
+    {
+        final Path example = Path.of(System.getProperty("user.dir")).resolve("../packaging/config/config.toml")
+            .normalize();
+        final ServeSettings settings = new ServeSettings();
+        ConfigFile.apply(example, settings);
+        assertThat(settings.toConfig().listen().getPort()).isPositive();
+        assertThat(ServeSettings.KEYS).hasSize(10);
+        assertThat(List.of(Files.readString(example))).isNotEmpty();
+    }
+
+    private Path write(final String toml) throws Exception
+    {
+        final Path file = Files.createTempFile(dir, "config", ".toml");
+        Files.writeString(file, toml);
+        return file;
+    }
+}
