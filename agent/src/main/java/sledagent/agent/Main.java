@@ -35,6 +35,7 @@ public final class Main
           demo     start the agent with a recording Nexus, run and stop one VMM, print what Nexus received
                    --stop-grace DURATION  (default 10s)
                    --verbose              show the agent's log
+          vmm      list | get ID | stop ID | terminate ID | watch: operate a running agent (vmm --help)
 
         options: --help, --version
         """;
@@ -68,6 +69,7 @@ public final class Main
                 case "serve" -> serve(rest);
                 case "config" -> config(rest, out);
                 case "demo" -> demo(rest, out);
+                case "vmm" -> sledagent.agent.cli.VmmCommand.run(rest, out, err);
                 default -> usage(err, "unknown command '" + args[0] + "'");
             };
         }

@@ -6,6 +6,8 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -18,6 +20,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.logging.Logger;
 import sledagent.agent.http.HttpServer;
+import sledagent.agent.metrics.Metrics;
+import sledagent.agent.metrics.PrometheusText;
 import sledagent.agent.persist.FileVmmStore;
 import sledagent.agent.persist.StoredVmm;
 import sledagent.agent.persist.VmmStore;
@@ -27,7 +31,9 @@ import sledagent.agent.runtime.RuntimeSettings;
 import sledagent.agent.runtime.ZoneSweeper;
 import sledagent.agent.runtime.ZoneVmmDriver;
 import sledagent.agent.vmm.NonBlockingVmmTable;
+import sledagent.agent.vmm.VmmActor;
 import sledagent.agent.vmm.VmmManager;
+import sledagent.api.VmmState;
 import sledagent.hypervisor.PropolisClient;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
 import sledagent.zones.Zone;
@@ -95,7 +101,8 @@ public final class SledAgent implements AutoCloseable
             final NexusClient nexus = new NexusClient(config.nexusUrls(), Duration.ofSeconds(5),
                 Duration.ofSeconds(30));
             resources.push(nexus);
-            final StatePublisher publisher = new StatePublisher(nexus, timer);
+            final Metrics metrics = new Metrics();
+            final StatePublisher publisher = new StatePublisher(nexus, timer, metrics);
             resources.push(publisher);
             final ExecutorService blockingPool = new ThreadPoolExecutor(BLOCKING_THREADS, BLOCKING_THREADS, 30,
                 TimeUnit.SECONDS, new ArrayBlockingQueue<>(BLOCKING_QUEUE), daemonThreads("sled-blocking"));
@@ -109,10 +116,10 @@ public final class SledAgent implements AutoCloseable
             final RuntimeSettings settings = new RuntimeSettings(config.stateDir(), config.stopGraceMs(),
                 config.startTimeoutMs(), CALL_TIMEOUT_MS, MONITOR_POLL_MS, EMPTY_BOUND_MS, vmmCommand, config.sledId());
             final ZoneVmmDriver driver = new ZoneVmmDriver(zones, propolis, timer, blockingPool, publisher,
-                settings);
+                settings, metrics);
             final FileVmmStore store = new FileVmmStore(config.stateDir());
             final VmmManager manager = new VmmManager(new NonBlockingVmmTable(), actorPool, driver,
-                Clock.systemUTC(), store);
+                Clock.systemUTC(), store, metrics);
             recover(store, zones, manager);
             final ZoneSweeper sweeper = new ZoneSweeper(zones, id -> manager.table().get(id) != null,
                 Duration.ofMillis(EMPTY_BOUND_MS), timer, blockingPool, config.sweepIntervalMs());
@@ -128,7 +135,9 @@ public final class SledAgent implements AutoCloseable
                         + "will read them with GET /vmms/{id}/state or receive them after the restart");
                 }
             });
-            final HttpServer server = HttpServer.start(config.listen(), 1, manager, blockingPool);
+            final PrometheusText prometheus = new PrometheusText(metrics, () -> vmmsByState(manager),
+                () -> new PrometheusText.PublisherStats(publisher.pending(), publisher.oldestLagMs()));
+            final HttpServer server = HttpServer.start(config.listen(), 1, manager, blockingPool, prometheus);
             resources.push(server);
             LOG.info(() -> "sled-agent " + Version.text() + " serving on " + server.address() + ", upstream "
                 + (config.nexusUrls().isEmpty() ? "none (states are logged)" : config.nexusUrls().toString())
@@ -178,6 +187,16 @@ public final class SledAgent implements AutoCloseable
             LOG.info(() -> "recovered " + stored.size() + " VMM record(s); re-adopted " + adoptedCount
                 + " running VMM process(es)");
         }
+    }
+
+    private static Map<VmmState, Integer> vmmsByState(final VmmManager manager)
+    {
+        final Map<VmmState, Integer> counts = new EnumMap<>(VmmState.class);
+        for (final VmmActor actor : manager.table().actors())
+        {
+            counts.merge(actor.snapshot().vmmState().state(), 1, Integer::sum);
+        }
+        return counts;
     }
 
     public VmmManager manager()

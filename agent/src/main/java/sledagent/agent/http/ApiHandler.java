@@ -40,6 +40,9 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
 
     private final VmmEndpoints endpoints;
     private final AtomicInteger inFlight;
+    /** The request being answered (one at a time per connection: reads pause while an answer is pending). */
+    private String routeName = "unknown";
+    private long startNs;
 
     /** {@code inFlight} counts requests answered later (so that a shutdown can let them finish). */
     ApiHandler(final VmmEndpoints endpoints, final AtomicInteger inFlight)
@@ -51,6 +54,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     @Override
     protected void channelRead0(final ChannelHandlerContext ctx, final FullHttpRequest request)
     {
+        startNs = System.nanoTime();
+        routeName = "unknown";
         final boolean keepAlive = HttpUtil.isKeepAlive(request);
         if (!request.decoderResult().isSuccess())
         {
@@ -84,6 +89,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     private void dispatch(final ChannelHandlerContext ctx, final Route.Found found, final FullHttpRequest request,
         final boolean keepAlive)
     {
+        routeName = found.route().metricName();
         try (InputStream body = new ByteBufInputStream(request.content()))
         {
             switch (found.route())
@@ -95,6 +101,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 case VMM_FORCE_TERMINATE -> writeLater(ctx, endpoints.forceTerminate(found.propolisId()), keepAlive);
                 case VMM_LIST -> write(ctx, endpoints.list(), keepAlive);
                 case HEALTH -> write(ctx, HttpAnswer.ok(new Health("ok")), keepAlive);
+                case METRICS -> write(ctx, endpoints.metricsText(), keepAlive);
             }
         }
         catch (final VmmEndpoints.BadRequestException ex)
@@ -129,8 +136,9 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         }));
     }
 
-    private static void write(final ChannelHandlerContext ctx, final HttpAnswer answer, final boolean keepAlive)
+    private void write(final ChannelHandlerContext ctx, final HttpAnswer answer, final boolean keepAlive)
     {
+        endpoints.metrics().request(routeName, answer.status().code(), System.nanoTime() - startNs);
         final FullHttpResponse response = encode(ctx, answer);
         if (answer.allow() != null)
         {
@@ -153,6 +161,13 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     static FullHttpResponse encode(final ChannelHandlerContext ctx, final HttpAnswer answer)
     {
         Object body = answer.body();
+        if (body instanceof VmmEndpoints.PlainText text)
+        {
+            final FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, answer.status(),
+                io.netty.buffer.Unpooled.copiedBuffer(text.text(), java.nio.charset.StandardCharsets.UTF_8));
+            response.headers().set(HttpHeaderNames.CONTENT_TYPE, text.contentType());
+            return response;
+        }
         if (body instanceof ApiError error)
         {
             body = new ErrorBody(REQUEST_ID_PREFIX + REQUEST_IDS.incrementAndGet(), error.message(),

@@ -17,6 +17,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
+import sledagent.agent.metrics.PrometheusText;
 import sledagent.agent.vmm.VmmManager;
 
 /** The agent's HTTP server: bind on start, bounded graceful close. Epoll where available, else NIO. */
@@ -42,7 +43,8 @@ public final class HttpServer implements AutoCloseable
 
     /** Binds {@code address} (port 0 picks a free one) and starts serving. */
     public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
-        final VmmManager manager, final Executor blocking) throws InterruptedException
+        final VmmManager manager, final Executor blocking, final PrometheusText prometheus)
+        throws InterruptedException
     {
         final boolean epoll = Epoll.isAvailable();
         final IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
@@ -58,7 +60,7 @@ public final class HttpServer implements AutoCloseable
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking), inFlight))
+                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking, prometheus), inFlight))
                 .bind(address).sync().channel();
             LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ")");
             return new HttpServer(group, channel, inFlight);

@@ -18,7 +18,14 @@ enum Route
     VMM_GET_STATE(HttpMethod.GET, Paths.VMM_STATE),
     VMM_FORCE_TERMINATE(HttpMethod.POST, Paths.VMM_FORCE_TERMINATE),
     VMM_LIST(HttpMethod.GET, Paths.VMMS),
-    HEALTH(HttpMethod.GET, Paths.HEALTH);
+    HEALTH(HttpMethod.GET, Paths.HEALTH),
+    METRICS(HttpMethod.GET, Paths.METRICS);
+
+    /** The route's name in metrics, e.g. {@code vmm_get_state}. */
+    String metricName()
+    {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
 
     final HttpMethod method;
     final Pattern path;
@@ -107,5 +114,6 @@ enum Route
         static final Pattern VMM_FORCE_TERMINATE = Pattern.compile("/vmms/([^/]+)/force-terminate/?");
         static final Pattern VMMS = Pattern.compile("/vmms/?");
         static final Pattern HEALTH = Pattern.compile("/health/?");
+        static final Pattern METRICS = Pattern.compile("/metrics/?");
     }
 }

@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import sledagent.agent.metrics.Metrics;
+import sledagent.agent.metrics.PrometheusText;
 import sledagent.agent.vmm.ApiError;
 import sledagent.agent.vmm.Event;
 import sledagent.agent.vmm.Reply;
@@ -31,12 +33,25 @@ final class VmmEndpoints
 
     private final VmmManager manager;
     private final Executor blocking;
+    private final PrometheusText prometheus;
 
     /** {@code blocking} runs what must not run on the event loop (the register's durable write). */
-    VmmEndpoints(final VmmManager manager, final Executor blocking)
+    VmmEndpoints(final VmmManager manager, final Executor blocking, final PrometheusText prometheus)
     {
         this.manager = manager;
         this.blocking = blocking;
+        this.prometheus = prometheus;
+    }
+
+    Metrics metrics()
+    {
+        return manager.metrics();
+    }
+
+    /** {@code GET /metrics}: Prometheus text. */
+    HttpAnswer metricsText()
+    {
+        return HttpAnswer.ok(new PlainText(prometheus.render(), PrometheusText.CONTENT_TYPE));
     }
 
     /** {@code PUT /vmms/{id}}: decoded and checked here; the record is written on the blocking pool. */
@@ -176,6 +191,11 @@ final class VmmEndpoints
         {
             throw new BadRequestException("bad port in address: " + addr);
         }
+    }
+
+    /** A body that is text, not JSON. */
+    record PlainText(String text, String contentType)
+    {
     }
 
     /** One row of {@code GET /vmms}. */

@@ -7,6 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
+import sledagent.agent.metrics.Metrics;
 import sledagent.agent.runtime.Backoff;
 import sledagent.agent.vmm.Event;
 import sledagent.api.SledVmmState;
@@ -25,13 +26,33 @@ public final class StatePublisher implements AutoCloseable
 
     private final NexusClient nexus;
     private final Timer timer;
+    private final Metrics metrics;
     private final Map<UUID, Slot> slots = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
-    public StatePublisher(final NexusClient nexus, final Timer timer)
+    public StatePublisher(final NexusClient nexus, final Timer timer, final Metrics metrics)
     {
         this.nexus = nexus;
         this.timer = timer;
+        this.metrics = metrics;
+    }
+
+    /** Age in ms of the oldest state not yet acknowledged (0 when nothing is waiting). */
+    public long oldestLagMs()
+    {
+        final long nowNs = System.nanoTime();
+        long oldestNs = nowNs;
+        for (final Slot slot : slots.values())
+        {
+            synchronized (slot)
+            {
+                if (slot.waitingSinceNs != 0 && slot.waitingSinceNs - oldestNs < 0)
+                {
+                    oldestNs = slot.waitingSinceNs;
+                }
+            }
+        }
+        return TimeUnit.NANOSECONDS.toMillis(nowNs - oldestNs);
     }
 
     /** Queues {@code state} for {@code propolisId}; {@code post} receives {@link Event.PublishSettled}. */
@@ -60,6 +81,10 @@ public final class StatePublisher implements AutoCloseable
                 }
                 slot.latest = state;
                 slot.post = post;
+                if (slot.waitingSinceNs == 0)
+                {
+                    slot.waitingSinceNs = System.nanoTime();
+                }
                 if (slot.inFlight)
                 {
                     return;
@@ -102,10 +127,12 @@ public final class StatePublisher implements AutoCloseable
         {
             if (error == null && status >= 200 && status < 300)
             {
+                metrics.publishAcknowledged();
                 settled(slot, state);
             }
             else if (error == null && status >= 400 && status < 500)
             {
+                metrics.publishRefused();
                 LOG.warning(() -> "vmm " + slot.propolisId + ": Nexus refused gen " + state.vmmState().gen()
                     + " with " + status + "; dropped");
                 settled(slot, state);
@@ -132,12 +159,14 @@ public final class StatePublisher implements AutoCloseable
             if (slot.latest.vmmState().gen() > sent.vmmState().gen())
             {
                 next = slot.latest;
+                slot.waitingSinceNs = System.nanoTime();
             }
             else
             {
                 // Idle: retire the slot so that an idle VMM costs the publisher nothing.
                 next = null;
                 slot.inFlight = false;
+                slot.waitingSinceNs = 0;
                 slot.retired = true;
                 slots.remove(slot.propolisId, slot);
             }
@@ -161,6 +190,7 @@ public final class StatePublisher implements AutoCloseable
             delayMs = Backoff.PUBLISH.delayMs(slot.failures++);
             slot.urlIndex++;
         }
+        metrics.publishRetry();
         LOG.warning(() -> "vmm " + slot.propolisId + ": publish failed (" + reason + "); retry in " + delayMs + " ms");
         timer.newTimeout(timeout ->
         {
@@ -208,6 +238,8 @@ public final class StatePublisher implements AutoCloseable
         private boolean retired;
         private int failures;
         private int urlIndex;
+        /** When the oldest state not yet acknowledged was queued (System.nanoTime), or 0. */
+        private long waitingSinceNs;
 
         private Slot(final UUID propolisId)
         {

@@ -8,6 +8,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
+import sledagent.agent.metrics.Metrics;
 import sledagent.agent.vmm.Cancellable;
 import sledagent.agent.vmm.Event;
 import sledagent.api.propolis.InstanceStateMonitorResponse;
@@ -33,12 +34,15 @@ final class ZoneTeardown
     private final ZoneBackend zones;
     private final PropolisClient client;
     private final RuntimeSettings settings;
+    private final Metrics metrics;
 
-    ZoneTeardown(final ZoneBackend zones, final PropolisClient client, final RuntimeSettings settings)
+    ZoneTeardown(final ZoneBackend zones, final PropolisClient client, final RuntimeSettings settings,
+        final Metrics metrics)
     {
         this.zones = zones;
         this.client = client;
         this.settings = settings;
+        this.metrics = metrics;
     }
 
     /**
@@ -106,7 +110,9 @@ final class ZoneTeardown
         {
             process.close();
         }
-        final long tookUs = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - startNs);
+        final long tookNs = System.nanoTime() - startNs;
+        metrics.teardown(tookNs);
+        final long tookUs = TimeUnit.NANOSECONDS.toMicros(tookNs);
         LOG.info(() -> "vmm " + propolisId + ": zone " + zoneName + " torn down in " + tookUs + " us");
         return new Event.ZoneTornDown();
     }

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import sledagent.agent.metrics.Metrics;
 import sledagent.agent.publish.StatePublisher;
 import sledagent.agent.vmm.Cancellable;
 import sledagent.agent.vmm.Event;
@@ -42,7 +43,8 @@ public final class ZoneVmmDriver implements VmmDriver
     private final ZoneTeardown teardown;
 
     public ZoneVmmDriver(final ZoneBackend zones, final PropolisClient client, final Timer timer,
-        final ExecutorService blockingPool, final StatePublisher publisher, final RuntimeSettings settings)
+        final ExecutorService blockingPool, final StatePublisher publisher, final RuntimeSettings settings,
+        final Metrics metrics)
     {
         this.zones = zones;
         this.client = client;
@@ -50,7 +52,7 @@ public final class ZoneVmmDriver implements VmmDriver
         this.blockingPool = blockingPool;
         this.publisher = publisher;
         this.settings = settings;
-        this.teardown = new ZoneTeardown(zones, client, settings);
+        this.teardown = new ZoneTeardown(zones, client, settings, metrics);
     }
 
     @Override

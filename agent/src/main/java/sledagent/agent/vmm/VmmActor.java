@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import sledagent.agent.LogContext;
+import sledagent.agent.metrics.Metrics;
 import sledagent.agent.persist.StoredVmm;
 import sledagent.agent.persist.VmmStore;
 import sledagent.api.SledVmmState;
@@ -42,6 +43,7 @@ public final class VmmActor
     private final Clock clock;
     private final VmmManager manager;
     private final VmmStore store;
+    private final Metrics metrics;
     private volatile VmmRecord record;
 
     // Confined to the actor's turn (the scheduled flag orders the turns).
@@ -58,8 +60,9 @@ public final class VmmActor
     private StoredVmm saved;
 
     VmmActor(final VmmRecord initial, final Executor executor, final VmmDriver driver, final Clock clock,
-        final VmmManager manager, final VmmStore store, final StoredVmm saved)
+        final VmmManager manager, final VmmStore store, final StoredVmm saved, final Metrics metrics)
     {
+        this.metrics = metrics;
         this.propolisId = initial.propolisId();
         this.record = initial;
         this.executor = executor;
@@ -88,6 +91,7 @@ public final class VmmActor
         if (recover.deadlineAt() != null && record.phase() == Phase.ACTIVE)
         {
             stopDeadlineAt = recover.deadlineAt();
+            metrics.stopDeadlineArmed();
             stopDeadline = driver.armStopDeadline(Duration.between(clock.instant(), stopDeadlineAt).toMillis(),
                 this::post);
         }
@@ -231,6 +235,7 @@ public final class VmmActor
             // An observation is a fact: keep it in memory; the next successful write catches the store up.
         }
         record = transition.next();
+        count(event, before.phase(), transition.next().phase());
         if (transition.next().current() != before.current())
         {
             final SledVmmState after = transition.next().current();
@@ -245,6 +250,35 @@ public final class VmmActor
         for (final Effect effect : transition.effects())
         {
             perform(effect);
+        }
+    }
+
+    /** Forced kills and crashes, counted where the lifecycle acted on them. */
+    private void count(final Event event, final Phase before, final Phase after)
+    {
+        if (after != Phase.HALTING || before == Phase.HALTING)
+        {
+            return;
+        }
+        if (event instanceof Event.StopGraceExpired)
+        {
+            metrics.forcedKill("grace_expired");
+        }
+        else if (event instanceof Event.ForceTerminateRequested)
+        {
+            metrics.forcedKill("force_terminate");
+        }
+        else if (event instanceof Event.ProcessExited)
+        {
+            metrics.crash("process_exit");
+        }
+        else if (event instanceof Event.PropolisLost)
+        {
+            metrics.crash("propolis_lost");
+        }
+        else if (event instanceof Event.StartFailed)
+        {
+            metrics.crash("start_failed");
         }
     }
 
@@ -330,11 +364,16 @@ public final class VmmActor
             stopDeadline.cancel();
             stopDeadlineAt = clock.instant().plusMillis(driver.stopGraceMs());
             stopDeadline = driver.armStopDeadline(driver.stopGraceMs(), this::post);
+            metrics.stopDeadlineArmed();
         }
         else if (effect instanceof Effect.CancelStopDeadline)
         {
             stopDeadline.cancel();
             stopDeadline = Cancellable.NONE;
+            if (stopDeadlineAt != null)
+            {
+                metrics.stopDeadlineDone();
+            }
             stopDeadlineAt = null;
         }
         else if (effect instanceof Effect.TearDownZone tearDown)
@@ -347,6 +386,7 @@ public final class VmmActor
         else if (effect instanceof Effect.RetryTearDown)
         {
             tearDownAttempts++;
+            metrics.teardownRetry();
             driver.tearDown(propolisId, tearDownAttempts, null, startJob, process, this::post);
         }
         else if (effect instanceof Effect.Publish publish)

@@ -7,6 +7,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.logging.Logger;
+import sledagent.agent.metrics.Metrics;
 import sledagent.agent.persist.StoredVmm;
 import sledagent.agent.persist.VmmStore;
 import sledagent.api.InstanceEnsureBody;
@@ -28,17 +29,19 @@ public final class VmmManager
     private final VmmDriver driver;
     private final Clock clock;
     private final VmmStore store;
+    private final Metrics metrics;
     /** Serialises registers of one id (not of all): the record must be written before the VMM is in the table. */
     private final Object[] registerLocks = new Object[64];
 
     public VmmManager(final VmmTable table, final Executor actorPool, final VmmDriver driver, final Clock clock)
     {
-        this(table, actorPool, driver, clock, VmmStore.NONE);
+        this(table, actorPool, driver, clock, VmmStore.NONE, new Metrics());
     }
 
     public VmmManager(final VmmTable table, final Executor actorPool, final VmmDriver driver, final Clock clock,
-        final VmmStore store)
+        final VmmStore store, final Metrics metrics)
     {
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
         this.table = Objects.requireNonNull(table, "table");
         this.actorPool = Objects.requireNonNull(actorPool, "actorPool");
         this.driver = Objects.requireNonNull(driver, "driver");
@@ -91,7 +94,7 @@ public final class VmmManager
                 LOG.severe(() -> "vmm " + propolisId + ": cannot persist its record: " + ex);
                 return new Reply.Failed(ApiError.storageFailed(propolisId));
             }
-            final VmmActor actor = new VmmActor(record, actorPool, driver, clock, this, store, stored);
+            final VmmActor actor = new VmmActor(record, actorPool, driver, clock, this, store, stored, metrics);
             if (table.putIfAbsent(propolisId, actor) == null)
             {
                 LOG.info(() -> "vmm " + propolisId + ": registered for instance " + body.instanceId() + " at "
@@ -137,12 +140,17 @@ public final class VmmManager
      */
     public void recover(final StoredVmm stored, final ZoneProcess adopted)
     {
-        final VmmActor actor = new VmmActor(stored.record(), actorPool, driver, clock, this, store, stored);
+        final VmmActor actor = new VmmActor(stored.record(), actorPool, driver, clock, this, store, stored, metrics);
         if (table.putIfAbsent(stored.propolisId(), actor) != null)
         {
             throw new IllegalStateException("vmm " + stored.propolisId() + " recovered twice");
         }
         actor.recover(adopted, stored.stopDeadline());
+    }
+
+    public Metrics metrics()
+    {
+        return metrics;
     }
 
     public VmmTable table()

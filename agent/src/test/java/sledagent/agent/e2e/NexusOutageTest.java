@@ -18,7 +18,6 @@ import org.junit.jupiter.api.Test;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.RecordingNexus;
-import sledagent.api.VmmState;
 
 /**
  * Nexus answers 503 while eight VMMs are registered, run and (half of them) stopped; then it recovers. Every

@@ -1,0 +1,117 @@
+package sledagent.agent.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.stream.Stream;
+import sledagent.agent.AgentConfig;
+import sledagent.agent.SledAgent;
+import sledagent.agent.demo.AgentHttpClient;
+import sledagent.agent.demo.ExampleBodies;
+import sledagent.zones.Zone;
+import sledagent.zones.linux.CgroupRoot;
+import sledagent.zones.linux.CgroupZoneBackend;
+
+/** A real agent in-process on a zone root of its own; {@link #close()} removes its zones even after a failure. */
+final class TestAgent implements AutoCloseable
+{
+    final Path zoneRoot;
+    final Path stateDir;
+    final SledAgent agent;
+    final AgentHttpClient client;
+    final String url;
+
+    TestAgent() throws Exception
+    {
+        zoneRoot = CgroupRoot.agentCgroupDir().resolve("sledtest-" + UUID.randomUUID());
+        stateDir = Files.createTempDirectory("sled-agent-cli-test");
+        try
+        {
+            agent = SledAgent.launch(new AgentConfig(new InetSocketAddress("127.0.0.1", 0), List.of(), stateDir,
+                60_000, zoneRoot, UUID.randomUUID(), 10_000));
+        }
+        catch (final Exception | Error ex)
+        {
+            removeZones(zoneRoot);
+            deleteTree(stateDir);
+            throw ex;
+        }
+        url = "http://127.0.0.1:" + agent.server().address().getPort();
+        client = new AgentHttpClient(URI.create(url), Duration.ofSeconds(10));
+    }
+
+    /** Registers a VMM (nothing is spawned until it is asked to run) and returns its propolis id. */
+    UUID register(final UUID propolisId, final UUID instanceId) throws Exception
+    {
+        final AgentHttpClient.Answer answer =
+            client.register(propolisId, ExampleBodies.ensureBody(instanceId, "127.0.0.1:12400", 1));
+        assertThat(answer.status()).as("register: %s", answer.body()).isEqualTo(200);
+        return propolisId;
+    }
+
+    @Override
+    public void close() throws Exception
+    {
+        try
+        {
+            agent.close();
+        }
+        finally
+        {
+            removeZones(zoneRoot);
+            deleteTree(stateDir);
+        }
+    }
+
+    /** Kills and removes every zone under {@code root}, then the root itself (as the e2e fixture does). */
+    static void removeZones(final Path root) throws InterruptedException
+    {
+        if (!Files.isDirectory(root))
+        {
+            return;
+        }
+        try (CgroupZoneBackend zones = new CgroupZoneBackend(root))
+        {
+            for (final String name : zones.list())
+            {
+                final Zone zone = zones.open(name);
+                if (zone != null)
+                {
+                    zones.killAll(zone);
+                    zones.awaitEmpty(zone, Duration.ofSeconds(5));
+                    zones.destroy(zone);
+                }
+            }
+        }
+        try
+        {
+            Files.deleteIfExists(root);
+        }
+        catch (final IOException ex)
+        {
+            throw new IllegalStateException("cannot remove test zone root " + root, ex);
+        }
+    }
+
+    private static void deleteTree(final Path dir) throws IOException
+    {
+        if (!Files.exists(dir))
+        {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir))
+        {
+            for (final Path path : paths.sorted((a, b) -> b.getNameCount() - a.getNameCount()).toList())
+            {
+                Files.deleteIfExists(path);
+            }
+        }
+    }
+}
