@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.UnknownHostException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
@@ -141,15 +144,16 @@ public final class AgentApi
         }
         catch (final ConnectException ex)
         {
-            throw new AgentException("cannot reach the agent at " + base + ": " + reason(ex));
+            throw new AgentException("cannot reach the agent at " + base + ": " + connectFailure(ex));
         }
         catch (final IOException ex)
         {
-            throw new AgentException(method + " " + path + " to the agent at " + base + " failed: " + reason(ex));
+            throw new AgentException(method + " " + path + " to the agent at " + base + " failed: "
+                + orName(reason(ex), ex));
         }
         catch (final IllegalArgumentException ex)
         {
-            throw new AgentException("cannot reach the agent at " + base + ": " + reason(ex));
+            throw new AgentException("cannot reach the agent at " + base + ": " + orName(reason(ex), ex));
         }
     }
 
@@ -212,13 +216,41 @@ public final class AgentApi
         return oneLine.length() <= MAX_BODY_IN_MESSAGE ? oneLine : oneLine.substring(0, MAX_BODY_IN_MESSAGE) + "...";
     }
 
-    /** The most specific message in the cause chain ("Connection refused"), or the exception's name. */
+    /**
+     * Why the connection failed. The JDK's HTTP client often says nothing ("ConnectException: null"), so
+     * then one plain socket connect finds the reason the operating system gives ("Connection refused").
+     */
+    private String connectFailure(final ConnectException failure)
+    {
+        final String known = reason(failure);
+        if (known != null)
+        {
+            return known;
+        }
+        final URI uri = URI.create(base);
+        final int port = uri.getPort() != -1 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
+        try (Socket socket = new Socket())
+        {
+            socket.connect(new InetSocketAddress(uri.getHost(), port), (int)CONNECT_TIMEOUT.toMillis());
+            return "connection failed (" + failure.getClass().getSimpleName() + ")";
+        }
+        catch (final UnknownHostException ex)
+        {
+            return "unknown host " + uri.getHost();
+        }
+        catch (final IOException ex)
+        {
+            return orName(ex.getMessage(), ex);
+        }
+    }
+
+    /** The most specific message in the cause chain ("Connection refused"), or null if none has one. */
     private static String reason(final Throwable failure)
     {
         String found = null;
         for (Throwable cause = failure; cause != null; cause = cause.getCause())
         {
-            if (cause instanceof UnresolvedAddressException)
+            if (cause instanceof UnresolvedAddressException || cause instanceof UnknownHostException)
             {
                 return "unknown host";
             }
@@ -231,6 +263,11 @@ public final class AgentApi
                 break;
             }
         }
-        return found != null ? found : failure.getClass().getSimpleName();
+        return found;
+    }
+
+    private static String orName(final String message, final Throwable failure)
+    {
+        return message != null && !message.isBlank() ? message : failure.getClass().getSimpleName();
     }
 }

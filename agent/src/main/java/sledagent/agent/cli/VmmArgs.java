@@ -114,7 +114,7 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
             help = true;
             command = positionals.isEmpty() ? null : positionals.get(0);
         }
-        final String known = COMMANDS.contains(command) ? command : null;
+        final String known = command != null && COMMANDS.contains(command) ? command : null;
         if (help || version)
         {
             return new VmmArgs(known, null, null, json, help, !help, DEFAULT_INTERVAL_MS, 0);

@@ -15,6 +15,7 @@ import sledagent.agent.AgentConfig;
 import sledagent.agent.SledAgent;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
+import sledagent.agent.demo.RecordingNexus;
 import sledagent.zones.Zone;
 import sledagent.zones.linux.CgroupRoot;
 import sledagent.zones.linux.CgroupZoneBackend;
@@ -27,24 +28,49 @@ final class TestAgent implements AutoCloseable
     final SledAgent agent;
     final AgentHttpClient client;
     final String url;
+    /** Null unless made by {@link #withRefusingNexus()}. */
+    final RecordingNexus nexus;
 
+    /** An agent with no Nexus: a terminal state is settled at once, so the VMM leaves the table at once. */
     TestAgent() throws Exception
     {
+        this(null);
+    }
+
+    private TestAgent(final RecordingNexus nexus) throws Exception
+    {
+        this.nexus = nexus;
         zoneRoot = CgroupRoot.agentCgroupDir().resolve("sledtest-" + UUID.randomUUID());
         stateDir = Files.createTempDirectory("sled-agent-cli-test");
         try
         {
-            agent = SledAgent.launch(new AgentConfig(new InetSocketAddress("127.0.0.1", 0), List.of(), stateDir,
-                60_000, zoneRoot, UUID.randomUUID(), 10_000));
+            agent = SledAgent.launch(new AgentConfig(new InetSocketAddress("127.0.0.1", 0),
+                nexus == null ? List.of() : List.of(nexus.url()), stateDir, 60_000, zoneRoot, UUID.randomUUID(),
+                10_000));
         }
         catch (final Exception | Error ex)
         {
+            if (nexus != null)
+            {
+                nexus.close();
+            }
             removeZones(zoneRoot);
             deleteTree(stateDir);
             throw ex;
         }
         url = "http://127.0.0.1:" + agent.server().address().getPort();
         client = new AgentHttpClient(URI.create(url), Duration.ofSeconds(10));
+    }
+
+    /**
+     * An agent whose Nexus answers every publish with 503: a destroyed VMM stays in the table (destroyed)
+     * until it is unregistered, so a poll can see the change.
+     */
+    static TestAgent withRefusingNexus() throws Exception
+    {
+        final RecordingNexus refusing = new RecordingNexus();
+        refusing.respondWith(503);
+        return new TestAgent(refusing);
     }
 
     /** Registers a VMM (nothing is spawned until it is asked to run) and returns its propolis id. */
@@ -65,8 +91,18 @@ final class TestAgent implements AutoCloseable
         }
         finally
         {
-            removeZones(zoneRoot);
-            deleteTree(stateDir);
+            try
+            {
+                if (nexus != null)
+                {
+                    nexus.close();
+                }
+            }
+            finally
+            {
+                removeZones(zoneRoot);
+                deleteTree(stateDir);
+            }
         }
     }
 

@@ -130,11 +130,12 @@ class VmmUsageTest
 
     private static void assertUsage(final List<String> args, final String message, final String usage)
     {
-        final List<String> withAgent = new java.util.ArrayList<>(args);
+        final List<String> withAgent = new java.util.ArrayList<>();
         if (!args.contains("--agent"))
         {
             withAgent.addAll(List.of("--agent", closedAgent));
         }
+        withAgent.addAll(args);
         final CliRun run = CliRun.vmm(withAgent.toArray(String[]::new));
         assertThat(run.status()).as("%s: %s", args, run).isEqualTo(2);
         assertThat(run.err()).as("%s", args).startsWith("sled-agent: ").contains(message, usage);
