@@ -28,6 +28,7 @@ import sledagent.api.propolis.PropolisInstanceState;
  * @param stopDeadline     when the armed stop deadline fires, or null
  * @param vmmPid           host pid of the zone's main process, or 0
  * @param vmmStartTicks    that process's start time (field 22 of /proc/PID/stat), or 0
+ * @param ackedGen         the highest generation Nexus settled (0 in files that predate it: re-sent once)
  */
 public record StoredVmm(
     int version,
@@ -41,7 +42,8 @@ public record StoredVmm(
     PropolisInstanceState lastPropolisState,
     Instant stopDeadline,
     long vmmPid,
-    long vmmStartTicks)
+    long vmmStartTicks,
+    long ackedGen)
 {
     public static final int VERSION = 1;
 
@@ -59,13 +61,13 @@ public record StoredVmm(
     {
         return new StoredVmm(VERSION, record.propolisId(), record.registration(), record.phase(), record.current(),
             record.owner(), record.stopRequested(), record.pendingTerminal(), record.lastPropolisState(),
-            stopDeadline, vmmPid, vmmStartTicks);
+            stopDeadline, vmmPid, vmmStartTicks, record.ackedGen());
     }
 
     /** The lifecycle record, as it was when stored. */
     public VmmRecord record()
     {
         return new VmmRecord(propolisId, registration, phase, current, owner, stopRequested, pendingTerminal,
-            lastPropolisState);
+            lastPropolisState, ackedGen);
     }
 }

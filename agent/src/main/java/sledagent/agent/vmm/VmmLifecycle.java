@@ -59,7 +59,9 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>HALTING</td><td>ZoneTeardownFailed</td><td>-</td><td>RetryTearDown (never given up, never ignored)</td><td></td></tr>
  * <tr><td>HALTING, DONE</td><td>Run, Reboot, ForceTerminate, MigrationTarget</td><td>-</td><td>-</td><td>410 NO_SUCH_INSTANCE</td></tr>
  * <tr><td>HALTING, DONE</td><td>Stop</td><td>-</td><td>-</td><td>200 current (idempotent)</td></tr>
+ * <tr><td>any</td><td>PublishSettled(gen)</td><td>acked gen raised</td><td>-</td><td></td></tr>
  * <tr><td>DONE</td><td>PublishSettled(terminal gen)</td><td>-</td><td>RemoveFromTable</td><td></td></tr>
+ * <tr><td>not DONE</td><td>Recovered, current gen above the acked one</td><td>-</td><td>Publish(current) first</td><td>never heard by Nexus</td></tr>
  * <tr><td>DONE</td><td>Unregister</td><td>owner Nexus</td><td>RemoveFromTable</td><td>200 final</td></tr>
  * <tr><td>REGISTERED</td><td>Recovered</td><td>-</td><td>-</td><td>(agent restarted)</td></tr>
  * <tr><td>STARTING</td><td>Recovered</td><td>HALTING(failed)</td><td>TearDownZone</td><td>how far the start got is unknown</td></tr>
@@ -176,6 +178,10 @@ public final class VmmLifecycle
         }
         else if (event instanceof Event.PublishSettled settled)
         {
+            if (settled.gen() > record.ackedGen())
+            {
+                step.record = record.withAckedGen(settled.gen());
+            }
             if (record.phase() == Phase.DONE && settled.gen() >= record.gen())
             {
                 step.effects.add(new Effect.RemoveFromTable());
@@ -417,6 +423,11 @@ public final class VmmLifecycle
     private static void onRecovered(final Step step, final boolean processAlive)
     {
         final VmmRecord record = step.record;
+        if (record.phase() != Phase.DONE && record.owner() == Owner.AGENT && record.gen() > record.ackedGen())
+        {
+            // The old agent stopped before Nexus acknowledged this state: it was never heard, so send it now.
+            step.effects.add(new Effect.Publish(record.current()));
+        }
         switch (record.phase())
         {
             case REGISTERED ->

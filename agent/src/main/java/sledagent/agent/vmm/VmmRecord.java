@@ -22,6 +22,8 @@ import sledagent.api.propolis.PropolisInstanceState;
  * @param stopRequested     a stop was accepted; the grace deadline is armed (never re-armed)
  * @param pendingTerminal   while HALTING: the terminal state to publish once the zone is gone
  * @param lastPropolisState the newest Propolis state the monitor saw, or null
+ * @param ackedGen          the highest generation Nexus has settled (acknowledged or refused for good); a
+ *                          restarted agent re-sends the current state if it is newer
  */
 public record VmmRecord(
     UUID propolisId,
@@ -31,7 +33,8 @@ public record VmmRecord(
     Owner owner,
     boolean stopRequested,
     VmmState pendingTerminal,
-    PropolisInstanceState lastPropolisState)
+    PropolisInstanceState lastPropolisState,
+    long ackedGen)
 {
     public VmmRecord
     {
@@ -52,7 +55,8 @@ public record VmmRecord(
             ? null
             : new MigrationRuntimeState(body.migrationId(), MigrationState.PENDING, 1, now);
         final SledVmmState state = new SledVmmState(body.vmmRuntime(), migrationIn, null);
-        return new VmmRecord(propolisId, body, Phase.REGISTERED, state, Owner.AGENT, false, null, null);
+        return new VmmRecord(propolisId, body, Phase.REGISTERED, state, Owner.AGENT, false, null, null,
+            body.vmmRuntime().gen());
     }
 
     public VmmState vmmState()
@@ -68,7 +72,7 @@ public record VmmRecord(
     VmmRecord withPhase(final Phase next)
     {
         return new VmmRecord(propolisId, registration, next, current, owner, stopRequested, pendingTerminal,
-            lastPropolisState);
+            lastPropolisState, ackedGen);
     }
 
     /** Moves the published VMM state; the generation rises by one only if the state changes. */
@@ -81,7 +85,7 @@ public record VmmRecord(
         final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, gen() + 1, now),
             current.migrationIn(), current.migrationOut());
         return new VmmRecord(propolisId, registration, phase, next, owner, stopRequested, pendingTerminal,
-            lastPropolisState);
+            lastPropolisState, ackedGen);
     }
 
     /**
@@ -99,7 +103,7 @@ public record VmmRecord(
         final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, gen() + 1, now), migrationIn,
             migrationOut);
         return new VmmRecord(propolisId, registration, phase, next, owner, stopRequested, pendingTerminal,
-            lastPropolisState);
+            lastPropolisState, ackedGen);
     }
 
     /**
@@ -121,27 +125,33 @@ public record VmmRecord(
         return new MigrationRuntimeState(migration.migrationId(), MigrationState.FAILED, migration.gen() + 1, now);
     }
 
+    VmmRecord withAckedGen(final long gen)
+    {
+        return new VmmRecord(propolisId, registration, phase, current, owner, stopRequested, pendingTerminal,
+            lastPropolisState, gen);
+    }
+
     VmmRecord withOwner(final Owner next)
     {
         return new VmmRecord(propolisId, registration, phase, current, next, stopRequested, pendingTerminal,
-            lastPropolisState);
+            lastPropolisState, ackedGen);
     }
 
     VmmRecord withStopRequested()
     {
         return new VmmRecord(propolisId, registration, phase, current, owner, true, pendingTerminal,
-            lastPropolisState);
+            lastPropolisState, ackedGen);
     }
 
     VmmRecord halting(final VmmState terminal)
     {
         return new VmmRecord(propolisId, registration, Phase.HALTING, current, owner, stopRequested, terminal,
-            lastPropolisState);
+            lastPropolisState, ackedGen);
     }
 
     VmmRecord withPropolisState(final PropolisInstanceState state)
     {
         return new VmmRecord(propolisId, registration, phase, current, owner, stopRequested, pendingTerminal,
-            state);
+            state, ackedGen);
     }
 }

