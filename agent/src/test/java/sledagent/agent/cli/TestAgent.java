@@ -16,9 +16,7 @@ import sledagent.agent.SledAgent;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.RecordingNexus;
-import sledagent.zones.Zone;
 import sledagent.zones.linux.CgroupRoot;
-import sledagent.zones.linux.CgroupZoneBackend;
 
 /** A real agent in-process on a zone root of its own; {@link #close()} removes its zones even after a failure. */
 final class TestAgent implements AutoCloseable
@@ -54,7 +52,7 @@ final class TestAgent implements AutoCloseable
             {
                 nexus.close();
             }
-            removeZones(zoneRoot);
+            sledagent.agent.testing.TestZones.removeAll(zoneRoot);
             deleteTree(stateDir);
             throw ex;
         }
@@ -100,39 +98,9 @@ final class TestAgent implements AutoCloseable
             }
             finally
             {
-                removeZones(zoneRoot);
+                sledagent.agent.testing.TestZones.removeAll(zoneRoot);
                 deleteTree(stateDir);
             }
-        }
-    }
-
-    /** Kills and removes every zone under {@code root}, then the root itself (as the e2e fixture does). */
-    static void removeZones(final Path root) throws InterruptedException
-    {
-        if (!Files.isDirectory(root))
-        {
-            return;
-        }
-        try (CgroupZoneBackend zones = new CgroupZoneBackend(root))
-        {
-            for (final String name : zones.list())
-            {
-                final Zone zone = zones.open(name);
-                if (zone != null)
-                {
-                    zones.killAll(zone);
-                    zones.awaitEmpty(zone, Duration.ofSeconds(5));
-                    zones.destroy(zone);
-                }
-            }
-        }
-        try
-        {
-            Files.deleteIfExists(root);
-        }
-        catch (final IOException ex)
-        {
-            throw new IllegalStateException("cannot remove test zone root " + root, ex);
         }
     }
 

@@ -18,11 +18,9 @@ import sledagent.agent.AgentConfig;
 import sledagent.agent.SledAgent;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.RecordingNexus;
+import sledagent.agent.testing.TestZones;
 import sledagent.api.Json;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
-import sledagent.zones.Zone;
-import sledagent.zones.linux.CgroupRoot;
-import sledagent.zones.linux.CgroupZoneBackend;
 
 /**
  * A real agent (real HTTP, real cgroups, real propolis-sim processes) with a recording Nexus, on a zone root
@@ -45,7 +43,7 @@ final class AgentFixture implements AutoCloseable
     AgentFixture(final long stopGraceMs, final long startTimeoutMs,
         final Function<String, List<String>> vmmCommand) throws Exception
     {
-        zoneRoot = CgroupRoot.agentCgroupDir().resolve("sledtest-" + UUID.randomUUID());
+        zoneRoot = TestZones.uniqueRoot();
         stateDir = Files.createTempDirectory("sled-agent-test");
         RecordingNexus startedNexus = null;
         try
@@ -150,30 +148,6 @@ final class AgentFixture implements AutoCloseable
     /** Kills and removes every zone under {@code root}, then the root itself. */
     static void removeZones(final Path root) throws InterruptedException
     {
-        if (!Files.isDirectory(root))
-        {
-            return;
-        }
-        try (CgroupZoneBackend zones = new CgroupZoneBackend(root))
-        {
-            for (final String name : zones.list())
-            {
-                final Zone zone = zones.open(name);
-                if (zone != null)
-                {
-                    zones.killAll(zone);
-                    zones.awaitEmpty(zone, Duration.ofSeconds(5));
-                    zones.destroy(zone);
-                }
-            }
-        }
-        try
-        {
-            Files.deleteIfExists(root);
-        }
-        catch (final IOException ex)
-        {
-            throw new IllegalStateException("cannot remove test zone root " + root, ex);
-        }
+        TestZones.removeAll(root);
     }
 }
