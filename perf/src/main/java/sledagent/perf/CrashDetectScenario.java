@@ -33,11 +33,18 @@ final class CrashDetectScenario
         final Metrics metrics = new Metrics("crash-detect");
         metrics.define("nexus-failed", "SIGKILL of the sim JVM -> Nexus received failed");
         metrics.define("get-state-failed", "SIGKILL -> GET /state shows failed (or 404 after it)");
+        metrics.define("kill-to-actor", "SIGKILL -> the actor handles the exit (its first record write begins)");
         metrics.define("kill-to-teardown", "SIGKILL -> agent's teardown began (exit seen via pidfd, actor)");
         metrics.define("agent-teardown", "ZoneTeardown.run as the agent logs it (kill rest, empty, rmdir)");
-        metrics.define("teardown-to-nexus", "teardown ended -> Nexus received failed (actor, publish, HTTP)");
+        metrics.define("teardown-to-kill", "teardown began -> the agent's cgroup.kill write began");
+        metrics.define("agent-kill-to-empty", "the agent's killAll began -> its awaitEmpty returned true");
+        metrics.define("rmdir-to-nexus", "rmdir done -> Nexus received failed (actor, publish, HTTP)");
+        metrics.define("rmdir-to-get-state", "rmdir done -> GET /state poll saw failed");
+        metrics.define("store-writes", "record writes (VmmStore save/delete: write, fsync, rename, fsync dir) on the actor, kill -> Nexus got failed, summed");
+        metrics.define("store-write", "one record write of those, each");
         metrics.csvColumns("i", "propolis_id", "sim_pid", "nexus_failed_us", "get_state_failed_us", "seen_as",
-            "kill_to_teardown_us", "agent_teardown_us");
+            "kill_to_teardown_us", "agent_teardown_us", "agent_kill_start_us", "agent_empty_us", "rmdir_us",
+            "store_writes_us", "store_write_count");
 
         final PerfAgent perf = PerfAgent.start(cleanup, options.startTimeoutMs);
         System.out.printf("agent on %s, zones under %s%n", perf.address, perf.zoneRoot);
@@ -112,23 +119,53 @@ final class CrashDetectScenario
             final Optional<LogCapture.Teardown> teardown = logs.tornDown(id);
             final long detectUs = teardown.map(t -> ForceTerminateScenario.micros(wall0, t.startedAt())).orElse(-1L);
             final long teardownUs = teardown.map(LogCapture.Teardown::tookMicros).orElse(-1L);
+            final Optional<TimedZones.Times> times = perf.timedZones.flatMap(z -> z.times(PerfAgent.zoneName(vmm.id())));
+            final long killStartUs = times.map(t -> ForceTerminateScenario.since(t0, t.killStartNs)).orElse(-1L);
+            final long emptyUs = times.map(t -> ForceTerminateScenario.since(t0, t.emptyNs)).orElse(-1L);
+            final long rmdirUs = times.map(t -> ForceTerminateScenario.since(t0, t.destroyEndNs)).orElse(-1L);
+            final long nexusNs = t0 + TimeUnit.MICROSECONDS.toNanos(nexusUs);
+            final List<TimedStore.Write> writes = perf.timedStore.map(st -> st.writesSince(vmm.id(), t0)).orElse(List.of())
+                .stream().filter(w -> w.endNs() - nexusNs <= 0).toList();
+            final long writesUs = writes.stream().mapToLong(w -> TimeUnit.NANOSECONDS.toMicros(w.endNs() - w.startNs()))
+                .sum();
             if (recorded)
             {
+                if (perf.timedStore.isPresent())
+                {
+                    metrics.record("store-writes", writesUs);
+                    for (final TimedStore.Write write : writes)
+                    {
+                        metrics.record("store-write", TimeUnit.NANOSECONDS.toMicros(write.endNs() - write.startNs()));
+                    }
+                    if (!writes.isEmpty())
+                    {
+                        metrics.record("kill-to-actor", ForceTerminateScenario.since(t0, writes.get(0).startNs()));
+                    }
+                }
                 metrics.record("nexus-failed", nexusUs);
                 metrics.record("get-state-failed", stateUs);
                 if (teardown.isPresent())
                 {
                     metrics.record("kill-to-teardown", detectUs);
                     metrics.record("agent-teardown", teardownUs);
-                    metrics.record("teardown-to-nexus", ForceTerminateScenario.micros(teardown.get().loggedAt(),
-                        nexusAt.get()));
+                    if (killStartUs >= 0)
+                    {
+                        metrics.record("teardown-to-kill", killStartUs - detectUs);
+                    }
+                }
+                if (killStartUs >= 0 && emptyUs >= 0 && rmdirUs >= 0)
+                {
+                    metrics.record("agent-kill-to-empty", emptyUs - killStartUs);
+                    metrics.record("rmdir-to-nexus", nexusUs - rmdirUs);
+                    metrics.record("rmdir-to-get-state", stateUs - rmdirUs);
                 }
                 if ("404".equals(seenAs))
                 {
                     seenAs404++;
                 }
             }
-            metrics.csvRow(i, id, sim.pid(), nexusUs, stateUs, seenAs, detectUs, teardownUs);
+            metrics.csvRow(i, id, sim.pid(), nexusUs, stateUs, seenAs, detectUs, teardownUs, killStartUs, emptyUs,
+                rmdirUs, writesUs, writes.size());
             System.out.printf(Locale.ROOT, "  %2d %s nexus failed %8.3f ms, GET /state %8.3f ms (%s), teardown began %8.3f ms%s%n",
                 i, id, nexusUs / 1000.0, stateUs / 1000.0, seenAs, detectUs / 1000.0, recorded ? "" : " (warm-up)");
             Thread.sleep(options.pauseMs);

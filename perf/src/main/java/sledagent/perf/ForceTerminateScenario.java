@@ -25,6 +25,7 @@ import sledagent.hypervisor.PropolisClient;
 final class ForceTerminateScenario
 {
     private static final Duration BOUND = Duration.ofSeconds(15);
+    private static final int WARM_GETS = 3;
 
     private ForceTerminateScenario()
     {
@@ -38,16 +39,25 @@ final class ForceTerminateScenario
         metrics.define("zone-gone", "request written -> zone cgroup directory removed (inotify)");
         metrics.define("nexus-destroyed", "request written -> Nexus received destroyed");
         metrics.define("agent-teardown", "ZoneTeardown.run as the agent logs it (last look, kill, empty, rmdir)");
+        metrics.define("request-to-actor", "request written -> the actor handles it (its first record write begins)");
         metrics.define("before-teardown", "request written -> teardown began (HTTP in, actor, pool hand-off)");
-        metrics.define("after-teardown-http", "teardown ended -> answer read (actor, reply, HTTP out)");
-        metrics.define("get-state-rtt", "GET /state round trip on the same connection (HTTP floor)");
+        metrics.define("teardown-to-kill", "teardown began -> cgroup.kill write began (start-job cancel, last look)");
+        metrics.define("kill-write", "the agent's killAll call (write of cgroup.kill)");
+        metrics.define("kill-to-empty", "the agent's killAll began -> its awaitEmpty returned true");
+        metrics.define("empty-to-rmdir", "awaitEmpty returned -> rmdir done");
+        metrics.define("rmdir-to-answer", "rmdir done -> answer read (teardown end, actor, reply, HTTP out)");
+        metrics.define("rmdir-to-nexus", "rmdir done -> Nexus received destroyed (actor, publish, HTTP)");
+        metrics.define("store-writes", "record writes (VmmStore save/delete: write, fsync, rename, fsync dir) on the actor, request -> answer, summed");
+        metrics.define("store-write", "one record write of those, each");
+        metrics.define("get-state-rtt", "GET /state round trip, 3rd on the same connection (HTTP floor)");
         metrics.define("probe-last-look", "PropolisClient.monitor(addr, 0) to the sim from this JVM, just before the force");
         metrics.define("raw-sim-kill-to-empty", "CgroupZoneBackend: killAll -> awaitEmpty true, sim tree");
         metrics.define("raw-sim-kill-to-rmdir", "CgroupZoneBackend: killAll -> destroy done, sim tree");
         metrics.define("raw-sh-kill-to-empty", "CgroupZoneBackend: killAll -> awaitEmpty true, sh + 2 sleeps");
         metrics.define("raw-sh-kill-to-rmdir", "CgroupZoneBackend: killAll -> destroy done, sh + 2 sleeps");
         metrics.csvColumns("i", "propolis_id", "http_answer_us", "zone_gone_us", "nexus_destroyed_us",
-            "agent_teardown_us", "before_teardown_us", "get_state_rtt_us", "probe_last_look_us");
+            "agent_teardown_us", "before_teardown_us", "kill_start_us", "kill_end_us", "empty_us", "rmdir_us",
+            "get_state_rtt_us", "probe_last_look_us", "store_writes_us", "store_write_count");
 
         final PerfAgent perf = PerfAgent.start(cleanup, options.startTimeoutMs);
         System.out.printf("agent on %s, zones under %s%n", perf.address, perf.zoneRoot);
@@ -73,9 +83,15 @@ final class ForceTerminateScenario
             final Instant wall0;
             try (RawHttp http = perf.connect())
             {
-                // Warms the connection, and gives the HTTP floor on it.
-                final long g0 = System.nanoTime();
-                final RawHttp.Answer state = http.request("GET", "/vmms/" + id + "/state", null);
+                // Warms the connection (the first request on a new connection costs more), then gives the HTTP
+                // floor on it: the last of a few GET /state round trips.
+                long g0 = 0;
+                RawHttp.Answer state = null;
+                for (int k = 0; k < WARM_GETS; k++)
+                {
+                    g0 = System.nanoTime();
+                    state = http.request("GET", "/vmms/" + id + "/state", null);
+                }
                 getStateUs = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - g0);
                 if (state.status() != 200 || !state.body().contains("\"running\""))
                 {
@@ -111,8 +127,31 @@ final class ForceTerminateScenario
             final Optional<LogCapture.Teardown> teardown = logs.tornDown(id);
             final long teardownUs = teardown.map(LogCapture.Teardown::tookMicros).orElse(-1L);
             final long beforeUs = teardown.map(t -> micros(wall0, t.startedAt())).orElse(-1L);
+            // Moments on the teardown's thread, as microseconds after the request was written (-1: not seen).
+            final Optional<TimedZones.Times> times = perf.timedZones.flatMap(z -> z.times(PerfAgent.zoneName(vmm.id())));
+            final long killStartUs = times.map(t -> since(t0, t.killStartNs)).orElse(-1L);
+            final long killEndUs = times.map(t -> since(t0, t.killEndNs)).orElse(-1L);
+            final long emptyUs = times.map(t -> since(t0, t.emptyNs)).orElse(-1L);
+            final long rmdirUs = times.map(t -> since(t0, t.destroyEndNs)).orElse(-1L);
+            // Record writes the actor made between the request and the answer (each holds the actor's thread).
+            final List<TimedStore.Write> writes = perf.timedStore.map(st -> st.writesSince(vmm.id(), t0)).orElse(List.of())
+                .stream().filter(w -> w.endNs() - answerNs <= 0).toList();
+            final long writesUs = writes.stream().mapToLong(w -> TimeUnit.NANOSECONDS.toMicros(w.endNs() - w.startNs()))
+                .sum();
             if (recorded)
             {
+                if (perf.timedStore.isPresent())
+                {
+                    metrics.record("store-writes", writesUs);
+                    for (final TimedStore.Write write : writes)
+                    {
+                        metrics.record("store-write", TimeUnit.NANOSECONDS.toMicros(write.endNs() - write.startNs()));
+                    }
+                    if (!writes.isEmpty())
+                    {
+                        metrics.record("request-to-actor", since(t0, writes.get(0).startNs()));
+                    }
+                }
                 metrics.record("http-answer", httpUs);
                 metrics.record("zone-gone", goneUs);
                 metrics.record("nexus-destroyed", nexusUs);
@@ -125,13 +164,25 @@ final class ForceTerminateScenario
                 {
                     metrics.record("agent-teardown", teardownUs);
                     metrics.record("before-teardown", beforeUs);
-                    metrics.record("after-teardown-http", httpUs - beforeUs - teardownUs);
+                    if (killStartUs >= 0)
+                    {
+                        metrics.record("teardown-to-kill", killStartUs - beforeUs);
+                    }
+                }
+                if (killStartUs >= 0 && killEndUs >= 0 && emptyUs >= 0 && rmdirUs >= 0)
+                {
+                    metrics.record("kill-write", killEndUs - killStartUs);
+                    metrics.record("kill-to-empty", emptyUs - killStartUs);
+                    metrics.record("empty-to-rmdir", rmdirUs - emptyUs);
+                    metrics.record("rmdir-to-answer", httpUs - rmdirUs);
+                    metrics.record("rmdir-to-nexus", nexusUs - rmdirUs);
                 }
             }
-            metrics.csvRow(i, id, httpUs, goneUs, nexusUs, teardownUs, beforeUs, getStateUs, probeUs);
-            System.out.printf(Locale.ROOT, "  %2d %s answer %8.3f ms, zone gone %8.3f ms, nexus %8.3f ms, teardown %8.3f ms%s%n",
-                i, id, httpUs / 1000.0, goneUs / 1000.0, nexusUs / 1000.0, teardownUs / 1000.0,
-                recorded ? "" : " (warm-up)");
+            metrics.csvRow(i, id, httpUs, goneUs, nexusUs, teardownUs, beforeUs, killStartUs, killEndUs, emptyUs,
+                rmdirUs, getStateUs, probeUs, writesUs, writes.size());
+            System.out.printf(Locale.ROOT, "  %2d %s answer %8.3f ms, zone gone %8.3f ms, nexus %8.3f ms, teardown %8.3f ms,"
+                + " record writes %d in %.3f ms%s%n", i, id, httpUs / 1000.0, goneUs / 1000.0, nexusUs / 1000.0,
+                teardownUs / 1000.0, writes.size(), writesUs / 1000.0, recorded ? "" : " (warm-up)");
             Thread.sleep(options.pauseMs);
         }
 
@@ -145,6 +196,7 @@ final class ForceTerminateScenario
         metrics.print(System.out);
         System.out.println();
         ratio(metrics, "http-answer", "raw-sim-kill-to-empty");
+        ratio(metrics, "kill-to-empty", "raw-sim-kill-to-empty");
         ratio(metrics, "zone-gone", "raw-sim-kill-to-empty");
         ratio(metrics, "nexus-destroyed", "raw-sim-kill-to-empty");
         ratio(metrics, "http-answer", "raw-sh-kill-to-empty");
@@ -187,6 +239,12 @@ final class ForceTerminateScenario
         System.out.printf(Locale.ROOT, "ratio %s / %s: p50 %.2fx, p99 %.2fx%n", measured, floor,
             (double)a.getValueAtPercentile(50) / Math.max(1, b.getValueAtPercentile(50)),
             (double)a.getValueAtPercentile(99) / Math.max(1, b.getValueAtPercentile(99)));
+    }
+
+    /** Microseconds from {@code startNs} to {@code ns}, or -1 if {@code ns} was never taken (0). */
+    static long since(final long startNs, final long ns)
+    {
+        return ns == 0 ? -1 : TimeUnit.NANOSECONDS.toMicros(ns - startNs);
     }
 
     static long micros(final Instant from, final Instant to)

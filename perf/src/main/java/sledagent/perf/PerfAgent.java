@@ -21,6 +21,7 @@ import sledagent.agent.demo.RecordingNexus;
 import sledagent.api.VmmState;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
 import sledagent.zones.ZoneBackend;
+import sledagent.zones.linux.CgroupZoneBackend;
 
 /**
  * A real agent (Netty HTTP, cgroup v2 zones under a unique root, propolis-sim VMMs) publishing to a
@@ -43,6 +44,10 @@ final class PerfAgent
     final SledAgent agent;
     final AgentHttpClient client;
     final InetSocketAddress address;
+    /** The agent's zone backend with teardown moments recorded; empty if it could not be wrapped. */
+    final Optional<TimedZones> timedZones;
+    /** The agent's record store with each write timed; empty if it could not be wrapped. */
+    final Optional<TimedStore> timedStore;
 
     private PerfAgent(final Path zoneRoot, final Path stateDir, final RecordingNexus nexus, final SledAgent agent)
     {
@@ -52,6 +57,16 @@ final class PerfAgent
         this.agent = agent;
         this.address = new InetSocketAddress("127.0.0.1", agent.server().address().getPort());
         this.client = new AgentHttpClient(URI.create("http://127.0.0.1:" + address.getPort()), CALL_TIMEOUT);
+        final StringBuilder why = new StringBuilder();
+        this.timedZones = TimedZones.install(agent, why);
+        System.out.println(timedZones.isPresent()
+            ? "teardown split: on (kill, empty and rmdir timed on the teardown's thread)"
+            : "teardown split: off (" + why + ")");
+        final StringBuilder whyStore = new StringBuilder();
+        this.timedStore = TimedStore.install(agent, whyStore);
+        System.out.println(timedStore.isPresent()
+            ? "record writes: timed (VmmStore.save/delete on the actor's thread), state dir " + stateDir
+            : "record writes: not timed (" + whyStore + ")");
     }
 
     /** Starts an agent on a fresh zone root; {@code startTimeoutMs} bounds each VMM's start. */
@@ -67,6 +82,11 @@ final class PerfAgent
             List.of(nexus.url()), stateDir, AgentConfig.DEFAULT_STOP_GRACE_MS, zoneRoot, UUID.randomUUID(),
             startTimeoutMs), PropolisSimLauncher::command);
         cleanup.push("close agent", agent::close);
+        if (!CgroupZoneBackend.NAME.equals(agent.zones().name()))
+        {
+            throw new IllegalStateException("the agent chose zone backend " + agent.zones().name() + ", not "
+                + CgroupZoneBackend.NAME + "; these figures are about cgroup zones");
+        }
         return new PerfAgent(zoneRoot, stateDir, nexus, agent);
     }
 
