@@ -27,13 +27,13 @@ BENCHES='sledagent\.perf\.(Table|Json|Lifecycle|Mailbox|Timer)Benchmark'
 if [ "$QUICK" = 1 ]; then
     JMH_OPTS="-wi 1 -w 1 -i 2 -r 1 -f 1 -prof gc"
     GET_STATE="--rates 1000,20000 --duration-s 3 --warmup-s 2 --repeat 1"
-    LIFECYCLE="--vmms 6 --concurrency 2"
+    LIFECYCLE="--vmms 6 --concurrency 2 --warmup 1"
     SCALE="--vmms 20000 --duration-s 3 --warmup-s 2"
 else
     JMH_OPTS="-wi 2 -w 1 -i 3 -r 1 -f 1 -prof gc"
     GET_STATE="--rates 1000,10000,20000 --duration-s 10 --warmup-s 5 --repeat 3 --jfr"
-    LIFECYCLE="--vmms 24 --concurrency 4"
-    SCALE="--vmms 100000 --duration-s 10 --warmup-s 5 --jfr"
+    LIFECYCLE="--vmms 24 --concurrency 4 --warmup 2"
+    SCALE="--vmms 100000 --duration-s 10 --warmup-s 5 --repeat 3 --jfr"
 fi
 
 echo "== JMH ($JMH_OPTS)"

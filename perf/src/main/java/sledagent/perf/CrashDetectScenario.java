@@ -171,6 +171,7 @@ final class CrashDetectScenario
             Thread.sleep(options.pauseMs);
         }
 
+        perf.printEndCounters();
         System.out.println();
         metrics.print(System.out);
         System.out.printf("GET /state polled every %d us; %d of %d recorded kills were first seen as 404%n",

@@ -192,6 +192,7 @@ final class ForceTerminateScenario
         RawKillBaseline.run(cleanup, RawKillBaseline.Tree.SIM, options.vmms, rawLogs, metrics, "raw-sim");
         RawKillBaseline.run(cleanup, RawKillBaseline.Tree.SH, options.vmms, rawLogs, metrics, "raw-sh");
 
+        perf.printEndCounters();
         System.out.println();
         metrics.print(System.out);
         System.out.println();

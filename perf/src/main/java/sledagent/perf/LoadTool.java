@@ -112,6 +112,7 @@ public final class LoadTool
         final Options options = Options.parse(args);
         try
         {
+            Hiccups.start();
             switch (args[0])
             {
                 case "get-state" -> new GetState(options).run();
@@ -145,7 +146,7 @@ public final class LoadTool
                          --rates 1000,5000,10000,20000 --duration-s 10 --warmup-s 5 --connections 16
                          --max-connections 16 --vmms 100 --repeat 1 [--jfr]
               lifecycle  register, run, stop, destroyed with real sims in cgroup zones (root)
-                         --vmms 24 --concurrency 4 [--rate R (open loop, lifecycles/s)]
+                         --vmms 24 --concurrency 4 --warmup 0 [--rate R (open loop, lifecycles/s)]
               scale      100,000 registered VMMs (fake zones): heap used and GET /state p99 vs a small table
                          --vmms 100000 --baseline-vmms 100 --rate 20000 --duration-s 10 --warmup-s 5
                          --register-threads 8 --repeat 1 [--jfr] [--disk-dir DIR]
@@ -243,14 +244,12 @@ public final class LoadTool
                         .collect(Collectors.joining(", "))));
                 for (final Target target : List.of(agentTarget, bareTarget))
                 {
-                    final List<String> p99s = rows.stream().filter(r -> r.target().equals(target.name())
-                        && !r.closed() && r.offered() == 20_000)
-                        .map(r -> Measure.ms(r.result().latency().getValueAtPercentile(99))).toList();
-                    if (!p99s.isEmpty())
+                    final List<Measure.Row> at20k = rows.stream().filter(r -> r.target().equals(target.name())
+                        && !r.closed() && r.offered() == 20_000).toList();
+                    if (!at20k.isEmpty())
                     {
                         summary.line(String.format(Locale.ROOT, "%s p99 at 20,000 requests/s (each round): **%s ms**%s.",
-                            target.name(), String.join(", ", p99s), target == agentTarget
-                                ? " (target: at most 1 ms)" : ""));
+                            target.name(), p99s(at20k), target == agentTarget ? " (target: at most 1 ms)" : ""));
                     }
                 }
                 if (options.flag("jfr"))
@@ -319,6 +318,17 @@ public final class LoadTool
                         : "closed loop, " + concurrency + " at once");
                 final ExecutorService workers = Executors.newFixedThreadPool(concurrency, daemon("lifecycle"));
                 undo.push("stop lifecycle workers", workers::shutdownNow);
+                final int warmup = options.integer("warmup", 0);
+                for (int i = 0; i < warmup; i++)
+                {
+                    // Not recorded: the first registers and starts pay for class loading and JIT in the agent.
+                    final Sample sample = one(client, nexus, 0);
+                    if (sample.failure() != null)
+                    {
+                        throw new IllegalStateException("warm-up lifecycle failed: " + sample.failure());
+                    }
+                }
+                final long simCpuBefore = cgroupCpuUs(zoneRoot);
                 final long cpuBefore = processCpuNs();
                 final long[] machineBefore = machineJiffies();
                 final long t0 = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
@@ -335,6 +345,7 @@ public final class LoadTool
                 }
                 final long machineBusyNs = machineBusyNs(machineBefore, machineJiffies());
                 final long serverCpuNs = processCpuNs() - cpuBefore;
+                final long simCpuUs = cgroupCpuUs(zoneRoot) - simCpuBefore;
                 final Histogram register = histogram();
                 final Histogram toRunning = histogram();
                 final Histogram toDestroyed = histogram();
@@ -381,9 +392,11 @@ public final class LoadTool
                 System.out.println();
                 System.out.println(table);
                 final String line = String.format(Locale.ROOT, "Throughput: **%.2f lifecycles/s** (%d of %d VMMs "
-                        + "registered, run, stopped and published destroyed in %.1f s; %d failed). CPU over the run: "
-                        + "agent JVM %.2f cores (the sims are not in it), machine %.2f of %d cores.",
-                    perSec, done, vmms, wallNs / 1e9, failures.size(), serverCpuNs / (double)wallNs,
+                        + "registered, run, stopped and published destroyed in %.1f s, %d at a time, after %d not "
+                        + "recorded; %d failed). CPU over the run: agent JVM %.2f cores; the sims (zone root's "
+                        + "`cpu.stat`) %.2f cores, %.2f CPU-seconds per VMM; whole machine %.2f of %d cores.",
+                    perSec, done, vmms, wallNs / 1e9, concurrency, warmup, failures.size(),
+                    serverCpuNs / (double)wallNs, simCpuUs * 1e3 / wallNs, simCpuUs / 1e6 / Math.max(1, done),
                     machineBusyNs / (double)wallNs, Runtime.getRuntime().availableProcessors());
                 System.out.println(line);
                 failures.forEach(f -> System.out.println("  failed: " + f));
@@ -612,10 +625,17 @@ public final class LoadTool
     // ------------------------------------------------------------------------------------------------------------
     // measurement plumbing
 
+    /** Each row's p99 in ms, and their median when there are several. */
     static String p99s(final List<Measure.Row> rows)
     {
-        return rows.stream().map(r -> Measure.ms(r.result().latency().getValueAtPercentile(99)))
-            .collect(Collectors.joining(", "));
+        final List<Long> values = rows.stream().map(r -> r.result().latency().getValueAtPercentile(99)).toList();
+        final String each = values.stream().map(Measure::ms).collect(Collectors.joining(", "));
+        if (values.size() < 2)
+        {
+            return each;
+        }
+        final List<Long> sorted = values.stream().sorted().toList();
+        return each + " (median " + Measure.ms(sorted.get(sorted.size() / 2)) + ")";
     }
 
     /** A server under load. */
@@ -633,12 +653,19 @@ public final class LoadTool
         /** A measured run. CPU figures are in cores (CPU time / wall time). */
         record Row(String target, boolean closed, double offered, int connections, OpenLoopClient.Result result,
             double serverCores, double clientCores, double machineCores, Gc serverGc, Gc clientGc,
-            double serverGcCores, long serverAllocBytes, String label)
+            double serverGcCores, long serverAllocBytes, long serverHiccupMaxNs, long clientHiccupMaxNs,
+            String label)
         {
             Row labelled(final String text)
             {
                 return new Row(target, closed, offered, connections, result, serverCores, clientCores, machineCores,
-                    serverGc, clientGc, serverGcCores, serverAllocBytes, text);
+                    serverGc, clientGc, serverGcCores, serverAllocBytes, serverHiccupMaxNs, clientHiccupMaxNs, text);
+            }
+
+            /** CPU the rest of the machine used meanwhile (other builds): the noise in this row. */
+            double otherCores()
+            {
+                return Math.max(0, machineCores - serverCores - clientCores);
             }
 
             long allocPerRequest()
@@ -657,11 +684,12 @@ public final class LoadTool
             {
                 final Histogram h = result.latency();
                 return String.format(Locale.ROOT, "%-28s %8.0f/s  p50 %s  p99 %s  p99.9 %s  max %s ms  err %d  "
-                        + "cpu server %.2f (gc threads %.2f) client %.2f machine %.2f  gc server %s client %s  "
-                        + "%d B/req", name(),
+                        + "cpu server %.2f (gc threads %.2f) client %.2f others %.2f  gc server %s client %s  "
+                        + "%d B/req  stalls server %s client %s ms", name(),
                     result.achievedPerSec(), ms(h.getValueAtPercentile(50)), ms(h.getValueAtPercentile(99)),
                     ms(h.getValueAtPercentile(99.9)), ms(h.getMaxValue()), result.errors() + result.unsent(),
-                    serverCores, serverGcCores, clientCores, machineCores, serverGc, clientGc, allocPerRequest());
+                    serverCores, serverGcCores, clientCores, otherCores(), serverGc, clientGc, allocPerRequest(),
+                    ms(serverHiccupMaxNs), ms(clientHiccupMaxNs));
             }
 
             void writeHgrm(final Path dir, final String scenario) throws IOException
@@ -679,7 +707,8 @@ public final class LoadTool
             final long[] machineBefore = machineJiffies();
             final Gc gcBefore = Gc.now();
             final long gcCpuBefore = gcThreadsCpuNs();
-            final long allocBefore = allocatedBytes();
+            final Allocated allocBefore = Allocated.now();
+            Hiccups.interval();
             final long wallStart = System.nanoTime();
             final LoadGen.Outcome outcome = gen.run(new OpenLoopClient.Spec(target.address(), closed, rate,
                 durationNs, connections), requests);
@@ -688,24 +717,27 @@ public final class LoadTool
             final long machine = machineBusyNs(machineBefore, machineJiffies());
             final Gc serverGc = Gc.now().minus(gcBefore);
             final long gcCpu = gcThreadsCpuNs() - gcCpuBefore;
-            final long alloc = allocatedBytes() - allocBefore;
+            final long alloc = allocBefore.since();
+            final long serverHiccup = Hiccups.interval().getMaxValue();
             return new Row(target.name(), closed, rate, connections, outcome.result(), serverCpu / (double)wallNs,
                 outcome.clientCpuNs() / (double)wallNs, machine / (double)wallNs,
-                serverGc, outcome.clientGc(), gcCpu / (double)wallNs, alloc, null);
+                serverGc, outcome.clientGc(), gcCpu / (double)wallNs, alloc, serverHiccup,
+                gen.inProcess() ? serverHiccup : outcome.clientHiccupMaxNs(), null);
         }
 
         static String table(final List<Row> rows)
         {
             final StringBuilder table = new StringBuilder();
             table.append("| server | offered req/s | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms "
-                + "| errors | client send lag p99 ms | CPU server (of it GC threads) / client / machine, cores "
+                + "| errors | client send lag p99 ms | longest stall (hiccup meter) server / client ms "
+                + "| CPU server (of it GC threads) / client / other processes, cores "
                 + "| GC pauses server; client | server alloc B/req |\n");
-            table.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            table.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
             for (final Row row : rows)
             {
                 final Histogram h = row.result().latency();
                 table.append(String.format(Locale.ROOT, "| %s | %s | %.0f | %s | %s | %s | %s | %s | %d | %s | "
-                        + "%.2f (%.2f) / %.2f / %.2f | %s; %s | %d |%n",
+                        + "%s / %s | %.2f (%.2f) / %.2f / %.2f | %s; %s | %d |%n",
                     row.label() == null ? row.target() : row.target() + ", " + row.label(),
                     row.closed() ? "max (" + row.connections() + " conns, closed loop)" : String.format(Locale.ROOT,
                         "%.0f", row.offered()),
@@ -713,7 +745,8 @@ public final class LoadTool
                     ms(h.getValueAtPercentile(99)), ms(h.getValueAtPercentile(99.9)), ms(h.getMaxValue()),
                     row.result().errors() + row.result().unsent(),
                     row.closed() ? "-" : ms(row.result().sendLag().getValueAtPercentile(99)),
-                    row.serverCores(), row.serverGcCores(), row.clientCores(), row.machineCores(), row.serverGc(),
+                    ms(row.serverHiccupMaxNs()), ms(row.clientHiccupMaxNs()),
+                    row.serverCores(), row.serverGcCores(), row.clientCores(), row.otherCores(), row.serverGc(),
                     row.clientGc(),
                     row.allocPerRequest()));
             }
@@ -731,7 +764,7 @@ public final class LoadTool
     interface LoadGen extends AutoCloseable
     {
         /** A run's result and the client's CPU time (ns) over it. */
-        record Outcome(OpenLoopClient.Result result, long clientCpuNs, Gc clientGc)
+        record Outcome(OpenLoopClient.Result result, long clientCpuNs, Gc clientGc, long clientHiccupMaxNs)
         {
         }
 
@@ -776,7 +809,7 @@ public final class LoadTool
                 OpenLoopClient.getRequests(readLines(file), spec.target()));
             final OpenLoopClient.Result result = client.run(spec, bytes);
             // One JVM: its GC pauses are counted on the server's side.
-            return new Outcome(result, result.cpuNs(), new Gc(0, 0));
+            return new Outcome(result, result.cpuNs(), new Gc(0, 0), 0);
         }
 
         @Override
@@ -871,7 +904,7 @@ public final class LoadTool
                 json.get("errors").asLong(), json.get("unsent").asLong(), json.get("elapsedNs").asLong(),
                 json.get("cpuNs").asLong());
             return new Outcome(result, json.get("processCpuNs").asLong(), new Gc(json.get("gcCount").asLong(),
-                json.get("gcMs").asLong()));
+                json.get("gcMs").asLong()), json.get("hiccupMaxNs").asLong());
         }
 
         @Override
@@ -920,6 +953,7 @@ public final class LoadTool
             final PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
                 StandardCharsets.UTF_8);
             final Map<String, byte[][]> cache = new HashMap<>();
+            Hiccups.start();
             try (OpenLoopClient client = new OpenLoopClient(threads))
             {
                 out.println("READY " + client.transport());
@@ -938,6 +972,7 @@ public final class LoadTool
                         // 100,000 VMMs) already in the old one: their first copy would otherwise be a pause of tens
                         // of ms inside the run, charged to the server by the coordinated-omission correction.
                         System.gc();
+                        Hiccups.interval();
                         final long cpuBefore = processCpuNs();
                         final Gc gcBefore = Gc.now();
                         final OpenLoopClient.Result result = client.run(new OpenLoopClient.Spec(target,
@@ -956,7 +991,8 @@ public final class LoadTool
                             .put("cpuNs", result.cpuNs())
                             .put("processCpuNs", processCpu)
                             .put("gcCount", gc.count())
-                            .put("gcMs", gc.ms());
+                            .put("gcMs", gc.ms())
+                            .put("hiccupMaxNs", Hiccups.interval().getMaxValue());
                         out.println("RESULT " + PLAIN.writeValueAsString(answer));
                     }
                     catch (final Exception ex)
@@ -1170,6 +1206,20 @@ public final class LoadTool
         Files.deleteIfExists(root);
     }
 
+    /** {@code usage_usec} of a cgroup v2 directory's {@code cpu.stat} (its processes and descendants'), or 0. */
+    static long cgroupCpuUs(final Path cgroup)
+    {
+        try
+        {
+            return Files.readAllLines(cgroup.resolve("cpu.stat")).stream().filter(l -> l.startsWith("usage_usec "))
+                .mapToLong(l -> Long.parseLong(l.substring("usage_usec ".length()).trim())).findFirst().orElse(0);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return 0;
+        }
+    }
+
     static List<Path> leftoverRoots()
     {
         try (Stream<Path> dirs = Files.list(CgroupRoot.agentCgroupDir()))
@@ -1262,6 +1312,50 @@ public final class LoadTool
         return (after[0] - before[0]) * 10_000_000L;
     }
 
+    /**
+     * A hiccup meter (as jHiccup): a thread that sleeps 1 ms over and over and records how much longer each sleep
+     * took. What it sees (safepoints, the OS not running the JVM's threads) stalls every thread of the JVM; run in
+     * both JVMs, it tells a stall of the server from one of the client or of the whole machine.
+     */
+    static final class Hiccups
+    {
+        private static final org.HdrHistogram.Recorder RECORDER = new org.HdrHistogram.Recorder(
+            OpenLoopClient.HIGHEST_NS, 2);
+        private static volatile boolean started;
+
+        private Hiccups()
+        {
+        }
+
+        static synchronized void start()
+        {
+            if (started)
+            {
+                return;
+            }
+            started = true;
+            final Thread thread = new Thread(() ->
+            {
+                final long periodNs = TimeUnit.MILLISECONDS.toNanos(1);
+                while (true)
+                {
+                    final long before = System.nanoTime();
+                    java.util.concurrent.locks.LockSupport.parkNanos(periodNs);
+                    RECORDER.recordValue(Math.min(OpenLoopClient.HIGHEST_NS,
+                        Math.max(0, System.nanoTime() - before - periodNs)));
+                }
+            }, "hiccup-meter");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        /** The hiccups recorded since the last call. */
+        static Histogram interval()
+        {
+            return RECORDER.getIntervalHistogram();
+        }
+    }
+
     /** Collections and their accumulated time (ms) over all of this JVM's collectors. */
     record Gc(long count, long ms)
     {
@@ -1325,16 +1419,32 @@ public final class LoadTool
         return ticks * 10_000_000L;
     }
 
-    /** Bytes allocated so far by this JVM's live threads. */
-    static long allocatedBytes()
+    /** Per-thread allocation counters at one moment, so that threads that end in between do not count. */
+    record Allocated(long[] ids, long[] bytes)
     {
-        final com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
-        long total = 0;
-        for (final long bytes : mx.getThreadAllocatedBytes(mx.getAllThreadIds()))
+        static Allocated now()
         {
-            total += Math.max(0, bytes);
+            final com.sun.management.ThreadMXBean mx =
+                (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
+            final long[] ids = mx.getAllThreadIds();
+            return new Allocated(ids, mx.getThreadAllocatedBytes(ids));
         }
-        return total;
+
+        /** Bytes allocated since {@code this} by the threads alive then and now. */
+        long since()
+        {
+            final long[] later = ((com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean())
+                .getThreadAllocatedBytes(ids);
+            long total = 0;
+            for (int i = 0; i < ids.length; i++)
+            {
+                if (bytes[i] >= 0 && later[i] >= bytes[i])
+                {
+                    total += later[i] - bytes[i];
+                }
+            }
+            return total;
+        }
     }
 
     static long heapUsedAfterGc() throws InterruptedException

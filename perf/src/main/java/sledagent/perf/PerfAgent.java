@@ -168,6 +168,22 @@ final class PerfAgent
         return true;
     }
 
+    /** The agent's own counters of why VMMs ended ({@code GET /metrics}: crashes and forced kills by kind). */
+    void printEndCounters()
+    {
+        try
+        {
+            final AgentHttpClient.Answer metrics = client.send("GET", "/metrics", null);
+            metrics.body().lines()
+                .filter(line -> line.startsWith("sled_agent_crashes_total{") || line.startsWith("sled_agent_forced_kills_total{"))
+                .forEach(line -> System.out.println("agent metric: " + line));
+        }
+        catch (final Exception ex)
+        {
+            System.out.println("agent metrics not read: " + ex);
+        }
+    }
+
     static String zoneName(final UUID id)
     {
         return ZoneBackend.ZONE_PREFIX + id;

@@ -756,28 +756,41 @@ class VmmMigrationLifecycleTest
     // ---------------------------------------------------------------- 6. TearDownZone's last-look flag
 
     @Test
-    void aLastLookIsTakenWhenAnActiveVmmIsKilledBeforePropolisSaidItHalted()
+    void aLastLookIsTakenWhenAnActiveVmmIsKilledWhileAMigrationMayBeUnderWay()
     {
-        final VmmRecord notObserved = step(registered(), new Event.RunRequested(), new Event.VmmStarted());
-        final VmmRecord stopping = step(running(), new Event.StopRequested());
-        final VmmRecord stopped = step(stopping, observed(3, PropolisInstanceState.Stopped));
         final List<List<Object>> cases = List.of(
-            List.of("force-terminate running", running(), new Event.ForceTerminateRequested()),
-            List.of("force-terminate, nothing observed yet", notObserved, new Event.ForceTerminateRequested()),
             List.of("force-terminate migrating", migratingOut(PropolisMigrationState.Sync),
                 new Event.ForceTerminateRequested()),
-            List.of("force-terminate after Propolis Stopped", stopped, new Event.ForceTerminateRequested()),
-            List.of("stop grace expired", stopping, new Event.StopGraceExpired()),
-            List.of("stop grace expired after Propolis Stopped", stopped, new Event.StopGraceExpired()),
-            List.of("unregister", running(), new Event.UnregisterRequested()),
             List.of("unregister migrating", migratingOut(PropolisMigrationState.Sync), new Event.UnregisterRequested()),
-            List.of("Propolis lost the VM", running(), new Event.PropolisLost("NoInstance")),
+            List.of("stop grace expired migrating", step(migratingOut(PropolisMigrationState.Sync),
+                new Event.StopRequested()), new Event.StopGraceExpired()),
+            List.of("Propolis lost the VM migrating", migratingOut(PropolisMigrationState.Sync),
+                new Event.PropolisLost("NoInstance")),
             List.of("target force-terminated", activeTarget(), new Event.ForceTerminateRequested()));
         for (final List<Object> c : cases)
         {
             final Transition t = apply((VmmRecord)c.get(1), (Event)c.get(2));
             assertThat(t.next().phase()).as("%s", c.get(0)).isEqualTo(Phase.HALTING);
             assertThat(tearDowns(t.effects())).as("%s", c.get(0)).containsExactly(new Effect.TearDownZone(true));
+        }
+    }
+
+    @Test
+    void noLastLookWhenNoMigrationCanBeUnderWay()
+    {
+        // The look can only change a migration's outcome; without one it would only delay the kill.
+        final VmmRecord notObserved = step(registered(), new Event.RunRequested(), new Event.VmmStarted());
+        final VmmRecord stopping = step(running(), new Event.StopRequested());
+        final List<List<Object>> cases = List.of(
+            List.of("force-terminate running", running(), new Event.ForceTerminateRequested()),
+            List.of("force-terminate, nothing observed yet", notObserved, new Event.ForceTerminateRequested()),
+            List.of("stop grace expired", stopping, new Event.StopGraceExpired()),
+            List.of("unregister", running(), new Event.UnregisterRequested()),
+            List.of("Propolis lost the VM", running(), new Event.PropolisLost("NoInstance")));
+        for (final List<Object> c : cases)
+        {
+            final Transition t = apply((VmmRecord)c.get(1), (Event)c.get(2));
+            assertThat(tearDowns(t.effects())).as("%s", c.get(0)).containsExactly(new Effect.TearDownZone(false));
         }
     }
 

@@ -209,8 +209,13 @@ class VmmMigrationPropertyTest
             {
                 if (effect instanceof Effect.TearDownZone tearDown)
                 {
+                    final PropolisInstanceState last = before.lastPropolisState();
+                    final boolean migrationMayRun = (last == null || !last.isHalted())
+                        && (last == PropolisInstanceState.Migrating
+                            || unfinishedMigration(before.current().migrationIn())
+                            || unfinishedMigration(before.current().migrationOut()));
                     final boolean expected = before.phase() == Phase.ACTIVE && !(event instanceof Event.ProcessExited)
-                        && !(event instanceof Event.PropolisObserved);
+                        && !(event instanceof Event.PropolisObserved) && migrationMayRun;
                     assertThat(tearDown.lastLook()).as("last look on %s in %s", event, before.phase())
                         .isEqualTo(expected);
                 }
@@ -356,5 +361,10 @@ class VmmMigrationPropertyTest
     {
         final PropolisMigrationState[] phases = PropolisMigrationState.values();
         return phases[rnd.nextInt(phases.length)];
+    }
+
+    private static boolean unfinishedMigration(final sledagent.api.MigrationRuntimeState migration)
+    {
+        return migration != null && !migration.state().isTerminal();
     }
 }
