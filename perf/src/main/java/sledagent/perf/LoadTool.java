@@ -239,9 +239,14 @@ public final class LoadTool
                     ratios.add(agentMax.get(i).result().achievedPerSec() / bareMax.get(i).result().achievedPerSec());
                 }
                 summary.line(String.format(Locale.ROOT, "Maximum throughput, agent / bare Netty (each round: "
-                        + "the two runs back to back, %d connections, closed loop): **%s** (target: at least 0.5).",
+                        + "the two runs back to back, %d connections, closed loop): **%s** (target: at least 0.5). "
+                        + "Server CPU per request at the maximum: agent %.1f us, bare Netty %.1f us (median round); "
+                        + "the client used %s cores against the bare server, so that figure is partly the client's "
+                        + "limit and the ratio errs towards 1.",
                     maxConnections, ratios.stream().map(r -> String.format(Locale.ROOT, "%.2f", r))
-                        .collect(Collectors.joining(", "))));
+                        .collect(Collectors.joining(", ")), medianUsPerRequest(agentMax),
+                    medianUsPerRequest(bareMax), bareMax.stream().map(r -> String.format(Locale.ROOT, "%.2f",
+                        r.clientCores())).collect(Collectors.joining(", "))));
                 for (final Target target : List.of(agentTarget, bareTarget))
                 {
                     final List<Measure.Row> at20k = rows.stream().filter(r -> r.target().equals(target.name())
@@ -614,9 +619,11 @@ public final class LoadTool
                     + "full list in `scale.class-histogram.txt`):");
                 summary.code(classes.lines().limit(14).collect(Collectors.joining("\n")));
                 summary.line(String.format(Locale.ROOT, "GET /state p99 at %.0f requests/s (each round): **%s ms** "
-                        + "with %d VMMs, **%s ms** with %d; heap used %.0f MB (target: at most 1 GB of heap with "
-                        + "100,000, p99 unchanged).", rate, p99s(smallRows), baseline, p99s(largeRows), inTable,
-                    heapLarge / 1e6));
+                        + "with %d VMMs, **%s ms** with %d; heap used %.0f MB of a %d MB maximum heap; the "
+                        + "collector's threads used %s cores during the runs with %d VMMs, %s with %d (target: at "
+                        + "most 1 GB of heap with 100,000, p99 unchanged).", rate, p99s(smallRows), baseline,
+                    p99s(largeRows), inTable, heapLarge / 1e6, Runtime.getRuntime().maxMemory() >> 20,
+                    gcCores(smallRows), baseline, gcCores(largeRows), inTable));
                 summary.write(out);
             }
         }
@@ -624,6 +631,20 @@ public final class LoadTool
 
     // ------------------------------------------------------------------------------------------------------------
     // measurement plumbing
+
+    static String gcCores(final List<Measure.Row> rows)
+    {
+        return rows.stream().map(r -> String.format(Locale.ROOT, "%.2f", r.serverGcCores()))
+            .collect(Collectors.joining(", "));
+    }
+
+    /** Median over rows of the server's CPU time per answered request, in microseconds. */
+    static double medianUsPerRequest(final List<Measure.Row> rows)
+    {
+        final List<Double> values = rows.stream()
+            .map(r -> r.serverCores() * 1e6 / Math.max(1, r.result().achievedPerSec())).sorted().toList();
+        return values.isEmpty() ? 0 : values.get(values.size() / 2);
+    }
 
     /** Each row's p99 in ms, and their median when there are several. */
     static String p99s(final List<Measure.Row> rows)
@@ -1714,6 +1735,18 @@ public final class LoadTool
                     primary.get("scoreError").isNumber() ? number(primary.get("scoreError").asDouble()) : "-",
                     primary.get("scoreUnit").asText(),
                     alloc.isMissingNode() ? "-" : String.format(Locale.ROOT, "%.0f", alloc.get("score").asDouble())));
+                // The threads of a @Group benchmark, each on a row of its own.
+                run.path("secondaryMetrics").fields().forEachRemaining(e ->
+                {
+                    if (!e.getKey().startsWith("gc.") && !e.getKey().startsWith("·"))
+                    {
+                        table.append(String.format(Locale.ROOT, "| %s:%s | %s | | %s | %s | %s | |%n", name,
+                            e.getKey(), String.join(", ", params), number(e.getValue().get("score").asDouble()),
+                            e.getValue().get("scoreError").isNumber()
+                                ? number(e.getValue().get("scoreError").asDouble()) : "-",
+                            e.getValue().get("scoreUnit").asText()));
+                    }
+                });
             }
             return table.toString();
         }
