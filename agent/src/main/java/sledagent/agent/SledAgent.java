@@ -30,7 +30,7 @@ import sledagent.agent.publish.StatePublisher;
 import sledagent.agent.runtime.RuntimeSettings;
 import sledagent.agent.runtime.ZoneSweeper;
 import sledagent.agent.runtime.ZoneVmmDriver;
-import sledagent.agent.vmm.NonBlockingVmmTable;
+import sledagent.agent.vmm.ConcurrentVmmTable;
 import sledagent.agent.vmm.VmmActor;
 import sledagent.agent.vmm.VmmManager;
 import sledagent.api.VmmState;
@@ -89,6 +89,10 @@ public final class SledAgent implements AutoCloseable
         try
         {
             Files.createDirectories(config.stateDir());
+            // One shared wheel for every deadline and retry (issue 3 asks for it). TimerBenchmark: schedule+cancel
+            // 125 ns against a ScheduledThreadPoolExecutor's 50, and late by up to one tick (p99 10.7 ms with 10,000
+            // pending, StopLatency deadlines), far inside the 200 ms goal; its per-timeout cost is O(1) where the
+            // executor's heap is O(log n). Re-weigh if deadlines ever need millisecond precision.
             final HashedWheelTimer timer = new HashedWheelTimer(daemonThreads("sled-timer"), TIMER_TICK_MS,
                 TimeUnit.MILLISECONDS, TIMER_WHEEL_SLOTS);
             resources.push(timer::stop);
@@ -118,7 +122,7 @@ public final class SledAgent implements AutoCloseable
             final ZoneVmmDriver driver = new ZoneVmmDriver(zones, propolis, timer, blockingPool, publisher,
                 settings, metrics);
             final FileVmmStore store = new FileVmmStore(config.stateDir());
-            final VmmManager manager = new VmmManager(new NonBlockingVmmTable(), actorPool, driver,
+            final VmmManager manager = new VmmManager(new ConcurrentVmmTable(), actorPool, driver,
                 Clock.systemUTC(), store, metrics);
             recover(store, zones, manager);
             final ZoneSweeper sweeper = new ZoneSweeper(zones, id -> manager.table().get(id) != null,

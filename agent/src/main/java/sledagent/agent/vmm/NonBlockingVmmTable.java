@@ -4,7 +4,10 @@ import java.util.Collection;
 import java.util.UUID;
 import org.jctools.maps.NonBlockingHashMap;
 
-/** {@link VmmTable} on JCTools' lock-free {@link NonBlockingHashMap}: lookups never block or lock. */
+/**
+ * {@link VmmTable} on JCTools' lock-free {@link NonBlockingHashMap}: lookups never block or lock. Kept as the
+ * benchmarked alternative; the agent uses {@link ConcurrentVmmTable}, which the benchmark chose.
+ */
 public final class NonBlockingVmmTable implements VmmTable
 {
     private final NonBlockingHashMap<UUID, VmmActor> map = new NonBlockingHashMap<>();
