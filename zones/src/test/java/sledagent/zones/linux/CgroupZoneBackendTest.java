@@ -147,6 +147,9 @@ class CgroupZoneBackendTest
 
         main.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
         assertThat(main.signal(LinuxLibC.SIGKILL)).isFalse();
+        // Killing unshare takes its namespace down only once the child has set its parent-death signal; a kill
+        // that lands earlier leaves the child running. The zone kill is what the agent relies on.
+        backend.killAll(zone);
         assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
     }
 
