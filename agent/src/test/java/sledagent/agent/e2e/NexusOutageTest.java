@@ -214,8 +214,12 @@ class NexusOutageTest
         System.out.println(summary);
         final long[] all0 = latencies(all, 0, PHASES.length, 0);
         assertThat(all0.length).as("state reads made").isGreaterThan(200);
-        assertThat(all0[all0.length - 1]).as("no state read over 1 s. %s", summary).isLessThan(1_000_000_000L);
+        // While eight sim JVMs start at once on 2 cores the whole machine stalls (GET /health too), so that phase
+        // gets only a loose bound; the target is the p99 once the VMMs are up, asserted below.
+        assertThat(all0[all0.length - 1]).as("no state read over 3 s. %s", summary).isLessThan(3_000_000_000L);
         final long[] settled = latencies(all, 1, PHASES.length, 0);
+        assertThat(settled[settled.length - 1]).as("no state read over 1 s once the VMMs were up. %s", summary)
+            .isLessThan(1_000_000_000L);
         assertThat(settled.length).as("state reads once the VMMs were up").isGreaterThan(100);
         assertThat(percentile(settled, 0.99)).as("p99 of state reads once the VMMs were up. %s", summary)
             .isLessThan(50_000_000L);

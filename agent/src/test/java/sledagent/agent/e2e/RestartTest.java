@@ -352,7 +352,9 @@ class RestartTest
         await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
             .untilAsserted(() -> assertThat(newestGen(id)).as("Nexus gets gen %d (running) after the restart; log:\n%s",
                 gen, second.logTail()).isEqualTo(gen));
-        assertGensStrictlyRise(id, nexus.received(id));
+        // A publish the old agent had in flight when it was killed may have reached Nexus just as it came back;
+        // the new agent cannot know, and sends the same state again (Nexus ignores a repeated generation).
+        assertGensNeverFall(id, nexus.received(id));
     }
 
     // ---- helpers ----
