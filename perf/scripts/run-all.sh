@@ -3,8 +3,8 @@
 # splices it into RESULTS.md between the "loadtool:begin" and "loadtool:end" markers (the rest of the file is
 # left alone). Run from anywhere, as root (lifecycle makes cgroups; skipped with a note otherwise).
 #
-#   perf/scripts/run-all.sh            # about 14 minutes on 2 cores (JMH about 6, get-state about 5, scale about 2)
-#   QUICK=1 perf/scripts/run-all.sh    # about 4 minutes: shorter JMH and load runs, 20,000 VMMs for scale
+#   perf/scripts/run-all.sh            # about 12 minutes on 2 cores (build 1, JMH 6, get-state 4, scale 2)
+#   QUICK=1 perf/scripts/run-all.sh    # about 4.5 minutes: shorter JMH and load runs, 20,000 VMMs for scale
 #
 # Environment: QUICK=1 (short settings), BUILD=0 (use the jar as built), SPLICE=0 (write
 # perf/target/results/run-all/RESULTS.generated.md only), OUT=DIR (default perf/target/results/run-all).

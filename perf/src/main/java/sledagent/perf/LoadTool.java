@@ -448,7 +448,7 @@ public final class LoadTool
             }
             catch (final Exception ex)
             {
-                return new Sample(0, 0, 0, 0, 0, "vmm " + id + ": " + ex.getMessage());
+                return new Sample(0, 0, 0, 0, 0, "vmm " + id + ": " + ex);
             }
         }
 

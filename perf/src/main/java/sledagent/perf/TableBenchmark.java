@@ -25,6 +25,7 @@ import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.vmm.Cancellable;
+import sledagent.agent.vmm.ConcurrentVmmTable;
 import sledagent.agent.vmm.Event;
 import sledagent.agent.vmm.NonBlockingVmmTable;
 import sledagent.agent.vmm.VmmActor;
@@ -38,8 +39,8 @@ import sledagent.api.propolis.PropolisStateRequested;
 import sledagent.zones.ZoneProcess;
 
 /**
- * The VMM table ({@link VmmTable}): the agent's {@link NonBlockingVmmTable} (JCTools {@code NonBlockingHashMap})
- * against {@link ChmVmmTable} ({@code ConcurrentHashMap}), holding real {@link VmmActor}s (made by
+ * The VMM table ({@link VmmTable}): {@link NonBlockingVmmTable} (JCTools {@code NonBlockingHashMap}) against
+ * {@link ConcurrentVmmTable} ({@code ConcurrentHashMap}), holding real {@link VmmActor}s (made by
  * {@link VmmManager#register} with a driver that does nothing), at 1,000 and 100,000 entries.
  *
  * <ul>
@@ -50,15 +51,14 @@ import sledagent.zones.ZoneProcess;
  *     read, the manager writes).</li>
  * </ul>
  *
- * <p><b>Decision</b> (figures in RESULTS.md): <b>ConcurrentHashMap</b>. It was the faster map in every case that
- * matters, on JDK 17, 2 cores: a hit ({@code get}, the path of every {@code GET /state} and every request) at 1,000
- * entries about 5 ns against NBHM's 9, at 100,000 about 80 against 110 (both cache misses); put + remove 2 to 3
- * times faster (NBHM leaves a dead key per removed VMM until its next resize; CHM frees the node). Only the writer
- * of {@code readWrite} (one thread writing while another reads) was slower on CHM, and the agent writes at register
- * rates (hundreds per second at most). The differences are tens of ns against a request's tens of us of CPU, so the
- * choice is also the simpler one: the JDK's map, no {@code Unsafe}. So {@code SledAgent} should build its
- * {@code VmmManager} on a CHM table ({@link ChmVmmTable}, moved to {@code sledagent.agent.vmm}) instead of
- * {@code NonBlockingVmmTable}.
+ * <p><b>Decision</b> (figures in RESULTS.md): <b>ConcurrentHashMap</b>, which {@code SledAgent} now uses
+ * ({@link ConcurrentVmmTable}; it used {@link NonBlockingVmmTable} before these results). On JDK 17, 2 cores: a hit
+ * ({@code get}, the path of every {@code GET /state} and every request to a VMM) took about 5 ns against NBHM's 9
+ * to 12 at 1,000 entries, and 80 to 120 against 110 to 130 at 100,000 (cache misses, within the noise of each
+ * other); put + remove was 3 to 5 times faster at 1,000 entries (1 and 2 threads) and the same at 100,000. Only the
+ * writer of {@code readWrite} (one thread writing while another reads) was slower on CHM, and the agent writes at
+ * register rates, hundreds per second at most. The differences are tens of ns against a request's 10 us of CPU, so
+ * the choice is also the simpler one: the JDK's map, no {@code sun.misc.Unsafe}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -91,7 +91,7 @@ public class TableBenchmark
         table = switch (impl)
         {
             case "nbhm" -> new NonBlockingVmmTable();
-            case "chm" -> new ChmVmmTable();
+            case "chm" -> new ConcurrentVmmTable();
             default -> throw new IllegalArgumentException("impl: " + impl);
         };
         final VmmManager source = new VmmManager(new NonBlockingVmmTable(), Runnable::run, new NoopDriver(),

@@ -39,8 +39,9 @@ import sledagent.agent.SledAgent;
  * timer thread's CPU time per operation is printed as {@code timer-thread-cpu-ns/op}, so that cost is not hidden.
  *
  * <p><b>Decision</b> (figures in RESULTS.md): <b>keep the shared HashedWheelTimer</b>. Neither cost grows with the
- * pending count (10,000 or 100,000: the same). The executor was cheaper per schedule + cancel (about 50 ns against
- * about 125 plus about 20 ns on the wheel's thread), but a deadline is armed and cancelled once per stop, a few
+ * pending count (10,000 or 100,000: the same). The executor was cheaper and steadier per schedule + cancel (about
+ * 50 ns against 115 to 490 ns with wide errors, plus about 20 ns on the wheel's thread), but a deadline is armed and
+ * cancelled once per stop, a few
  * times a second at most, so the difference is under a microsecond of CPU per second; the wheel is the one timer
  * thread the agent already has (publisher back-off, sweeps), and its lateness (at most one 10 ms tick) is nothing
  * against a 10-minute grace. Revisit only if deadlines need to be finer than a tick.
