@@ -179,7 +179,7 @@ public final class LoadTool
             final int vmms = options.integer("vmms", 100);
             final Path out = options.out();
             final Report.Summary summary = new Report.Summary("get-state", options);
-            try (Undo undo = new Undo())
+            try (Cleanup undo = new Cleanup())
             {
                 final AgentLog log = AgentLog.configure(options, out.resolve("get-state.agent.log"), Level.WARNING);
                 undo.push("close agent log", log::close);
@@ -304,7 +304,7 @@ public final class LoadTool
             final double rate = options.decimal("rate", 0);
             final Path out = options.out();
             final Report.Summary summary = new Report.Summary("lifecycle", options);
-            try (Undo undo = new Undo())
+            try (Cleanup undo = new Cleanup())
             {
                 final AgentLog log = AgentLog.configure(options, out.resolve("lifecycle.agent.log"), Level.INFO);
                 undo.push("close agent log", log::close);
@@ -507,7 +507,7 @@ public final class LoadTool
             final int registerThreads = options.integer("register-threads", 8);
             final Path out = options.out();
             final Report.Summary summary = new Report.Summary("scale", options);
-            try (Undo undo = new Undo())
+            try (Cleanup undo = new Cleanup())
             {
                 final AgentLog log = AgentLog.configure(options, out.resolve("scale.agent.log"), Level.WARNING);
                 undo.push("close agent log", log::close);
@@ -795,7 +795,7 @@ public final class LoadTool
 
         String describe();
 
-        static LoadGen create(final Options options, final Undo undo) throws Exception
+        static LoadGen create(final Options options, final Cleanup undo) throws Exception
         {
             final int threads = options.integer("client-threads", 1);
             final String mode = options.string("client", "separate");
@@ -1164,7 +1164,7 @@ public final class LoadTool
     }
 
     /** A fresh state directory on tmpfs ({@code /dev/shm}; the JVM's temp dir if there is none), removed at the end. */
-    static Path tmpfsDir(final Undo undo) throws IOException
+    static Path tmpfsDir(final Cleanup undo) throws IOException
     {
         final Path shm = Path.of("/dev/shm");
         final Path parent = Files.isDirectory(shm) && Files.isWritable(shm) ? shm
@@ -1828,78 +1828,6 @@ public final class LoadTool
         public void close()
         {
             handler.close();
-        }
-    }
-
-    /**
-     * What a run must undo (agents, zones, directories, child JVMs), undone in reverse order exactly once: on the
-     * way out, or from a shutdown hook if the JVM is stopped (Ctrl-C, SIGTERM). A failing step is reported and the
-     * rest still run.
-     */
-    static final class Undo implements AutoCloseable
-    {
-        /** One step to undo. */
-        interface Step
-        {
-            void run() throws Exception;
-        }
-
-        private record Named(String what, Step step)
-        {
-        }
-
-        private final Deque<Named> steps = new ArrayDeque<>();
-        private final Thread hook = new Thread(this::close, "loadtool-undo");
-        private boolean closed;
-
-        Undo()
-        {
-            Runtime.getRuntime().addShutdownHook(hook);
-        }
-
-        synchronized void push(final String what, final Step step)
-        {
-            if (closed)
-            {
-                throw new IllegalStateException("already undone; cannot register " + what);
-            }
-            steps.push(new Named(what, step));
-        }
-
-        @Override
-        public void close()
-        {
-            synchronized (this)
-            {
-                if (closed)
-                {
-                    return;
-                }
-                closed = true;
-                while (!steps.isEmpty())
-                {
-                    final Named named = steps.pop();
-                    try
-                    {
-                        named.step().run();
-                    }
-                    catch (final Exception | Error ex)
-                    {
-                        System.err.println("cleanup: " + named.what() + " failed: " + ex);
-                    }
-                }
-            }
-            if (Thread.currentThread() != hook)
-            {
-                try
-                {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                }
-                catch (final IllegalStateException ex)
-                {
-                    // Shutting down already: the hook ran or is running, and found nothing left.
-                }
-            }
         }
     }
 
