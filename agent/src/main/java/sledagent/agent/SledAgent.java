@@ -6,10 +6,11 @@ import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.EnumMap;
-import java.util.Map;
 import java.util.Deque;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -19,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.logging.Logger;
+import java.util.stream.Collectors;
 import sledagent.agent.http.HttpServer;
 import sledagent.agent.metrics.Metrics;
 import sledagent.agent.metrics.PrometheusText;
@@ -31,6 +33,7 @@ import sledagent.agent.runtime.RuntimeSettings;
 import sledagent.agent.runtime.ZoneSweeper;
 import sledagent.agent.runtime.ZoneVmmDriver;
 import sledagent.agent.vmm.ConcurrentVmmTable;
+import sledagent.agent.vmm.KillIntent;
 import sledagent.agent.vmm.VmmActor;
 import sledagent.agent.vmm.VmmManager;
 import sledagent.api.VmmState;
@@ -38,9 +41,9 @@ import sledagent.hypervisor.PropolisClient;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
+import sledagent.zones.ZoneBackends;
 import sledagent.zones.ZoneException;
 import sledagent.zones.ZoneProcess;
-import sledagent.zones.ZoneBackends;
 
 /**
  * The daemon, assembled: timer, zones, Propolis client, publisher, pools, VMM manager, HTTP server. Built in
@@ -122,6 +125,7 @@ public final class SledAgent implements AutoCloseable
             final ZoneVmmDriver driver = new ZoneVmmDriver(zones, propolis, timer, blockingPool, publisher,
                 settings, metrics);
             final FileVmmStore store = new FileVmmStore(config.stateDir());
+            resources.push(store);
             final VmmManager manager = new VmmManager(new ConcurrentVmmTable(), actorPool, driver,
                 Clock.systemUTC(), store, metrics);
             recover(store, zones, manager);
@@ -159,10 +163,12 @@ public final class SledAgent implements AutoCloseable
      * Puts every stored VMM back in the table: its zone's main process is adopted if it is still the same
      * process, alive, in the zone; the lifecycle decides the rest (resume, fail, finish a teardown, re-publish).
      */
-    private static void recover(final VmmStore store, final ZoneBackend zones, final VmmManager manager)
+    private static void recover(final FileVmmStore store, final ZoneBackend zones, final VmmManager manager)
         throws IOException
     {
         final List<StoredVmm> stored = store.loadAll();
+        final Map<UUID, List<KillIntent>> journalled = store.journalledKills();
+        store.forgetJournalledKillsBut(stored.stream().map(StoredVmm::propolisId).collect(Collectors.toSet()));
         int adopted = 0;
         for (final StoredVmm vmm : stored)
         {
@@ -183,7 +189,7 @@ public final class SledAgent implements AutoCloseable
             {
                 adopted++;
             }
-            manager.recover(vmm, process);
+            manager.recover(vmm, process, journalled.getOrDefault(vmm.propolisId(), List.of()));
         }
         if (!stored.isEmpty())
         {

@@ -232,6 +232,19 @@ public class TableBenchmark
         }
 
         @Override
+        public Cancellable resumeStart(final UUID propolisId, final InstanceEnsureBody registration,
+            final ZoneProcess process, final Consumer<Event> post)
+        {
+            return Cancellable.NONE;
+        }
+
+        @Override
+        public Cancellable later(final long delayMs, final Runnable task)
+        {
+            return Cancellable.NONE;
+        }
+
+        @Override
         public void tearDown(final UUID propolisId, final int attempt, final String lastLookAddr,
             final Cancellable startJob, final ZoneProcess process, final Consumer<Event> post)
         {

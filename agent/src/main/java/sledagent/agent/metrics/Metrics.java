@@ -30,6 +30,10 @@ public final class Metrics
     private final LongAdder publishAcknowledged = new LongAdder();
     private final LongAdder publishRefused = new LongAdder();
     private final AtomicInteger stopDeadlinesPending = new AtomicInteger();
+    private final LongAdder recordWriteFailures = new LongAdder();
+    private final AtomicInteger recordsBehind = new AtomicInteger();
+    private final Map<String, LongAdder> killsWithoutRecord = new ConcurrentHashMap<>();
+    private final LongAdder vmmFaults = new LongAdder();
 
     private static ConcurrentHistogram histogram()
     {
@@ -94,7 +98,58 @@ public final class Metrics
         stopDeadlinesPending.decrementAndGet();
     }
 
+    /** A VMM record could not be written (it is retried; see {@link #recordBehind}). */
+    public void recordWriteFailed()
+    {
+        recordWriteFailures.increment();
+    }
+
+    /** A VMM's record fell behind its state ({@code true}) or caught up again ({@code false}). */
+    public void recordBehind(final boolean behind)
+    {
+        if (behind)
+        {
+            recordsBehind.incrementAndGet();
+        }
+        else
+        {
+            recordsBehind.decrementAndGet();
+        }
+    }
+
+    /** A kill carried out although its record could not be written: {@code journalled} or not even that. */
+    public void killWithoutRecord(final boolean journalled)
+    {
+        killsWithoutRecord.computeIfAbsent(journalled ? "journalled" : "lost", k -> new LongAdder()).increment();
+    }
+
+    /** Handling an event of a VMM threw; the VMM was ended. */
+    public void vmmFault()
+    {
+        vmmFaults.increment();
+    }
+
     // ---- reads, for the exposition ----
+
+    long recordWriteFailureCount()
+    {
+        return recordWriteFailures.sum();
+    }
+
+    int recordsBehindCount()
+    {
+        return Math.max(0, recordsBehind.get());
+    }
+
+    Map<String, Long> killsWithoutRecord()
+    {
+        return sums(killsWithoutRecord);
+    }
+
+    long vmmFaultCount()
+    {
+        return vmmFaults.sum();
+    }
 
     Map<String, Map<Integer, Long>> requestCounts()
     {

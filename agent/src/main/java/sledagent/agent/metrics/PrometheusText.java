@@ -77,6 +77,19 @@ public final class PrometheusText
         counter(out, "sled_agent_zone_teardown_retries_total", "Teardowns retried (zone would not empty or be removed).",
             metrics.teardownRetries());
 
+        counter(out, "sled_agent_record_write_failures_total",
+            "VMM record writes that failed (full disk, no descriptor, I/O error); each is retried.",
+            metrics.recordWriteFailureCount());
+        header(out, "sled_agent_records_behind", "gauge", "VMMs whose record on disk is behind their state.");
+        out.append("sled_agent_records_behind ").append(metrics.recordsBehindCount()).append('\n');
+        header(out, "sled_agent_kills_without_record_total", "counter",
+            "Stops, force-terminates and unregisters carried out while their record could not be written, by "
+            + "whether the kill journal kept them.");
+        metrics.killsWithoutRecord().forEach((kind, count) -> out.append("sled_agent_kills_without_record_total{kept=\"")
+            .append(kind).append("\"} ").append(count).append('\n'));
+        counter(out, "sled_agent_vmm_faults_total", "VMMs ended because handling one of their events threw.",
+            metrics.vmmFaultCount());
+
         header(out, "sled_agent_forced_kills_total", "counter", "VMMs killed without their cooperation, by reason.");
         metrics.forcedKills().forEach((reason, count) -> out.append("sled_agent_forced_kills_total{reason=\"")
             .append(reason).append("\"} ").append(count).append('\n'));

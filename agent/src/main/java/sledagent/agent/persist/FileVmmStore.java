@@ -13,8 +13,10 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.logging.Logger;
+import sledagent.agent.vmm.KillIntent;
 import sledagent.api.Json;
 
 /**
@@ -22,7 +24,7 @@ import sledagent.api.Json;
  * renamed over the record, and then the directory is fsynced: after a crash or a full disk the old record or
  * the new one is there, whole. Temporary files left by a crash are removed at load and never read.
  */
-public final class FileVmmStore implements VmmStore
+public final class FileVmmStore implements VmmStore, AutoCloseable
 {
     private static final Logger LOG = Logger.getLogger(FileVmmStore.class.getName());
     private static final String SUFFIX = ".json";
@@ -30,12 +32,72 @@ public final class FileVmmStore implements VmmStore
     private static final ObjectWriter WRITER = Json.mapper().writerFor(StoredVmm.class);
     private static final ObjectReader READER = Json.mapper().readerFor(StoredVmm.class);
 
+    private static final String JOURNAL = "kill-journal";
+
     private final Path dir;
+    /** Null if it could not be made at start (a full disk then): kills still go ahead, unjournalled. */
+    private final KillJournal journal;
 
     public FileVmmStore(final Path stateDir) throws IOException
     {
+        this(stateDir, KillJournal.DEFAULT_SLOTS);
+    }
+
+    /** A store under {@code stateDir} with a kill journal of {@code journalSlots} slots. */
+    public FileVmmStore(final Path stateDir, final int journalSlots) throws IOException
+    {
         this.dir = stateDir.resolve("vmms");
         Files.createDirectories(dir);
+        KillJournal opened = null;
+        try
+        {
+            opened = KillJournal.open(stateDir.resolve(JOURNAL), journalSlots);
+        }
+        catch (final IOException ex)
+        {
+            LOG.severe(() -> "cannot open the kill journal in " + stateDir + " (" + ex + "): kills made while a "
+                + "record cannot be written will not survive a restart of the agent");
+        }
+        this.journal = opened;
+    }
+
+    @Override
+    public boolean journalKill(final UUID propolisId, final KillIntent intent)
+    {
+        return journal != null && journal.append(propolisId, intent);
+    }
+
+    @Override
+    public void settled(final UUID propolisId)
+    {
+        if (journal != null)
+        {
+            journal.settle(propolisId);
+        }
+    }
+
+    @Override
+    public Map<UUID, List<KillIntent>> journalledKills()
+    {
+        return journal == null ? Map.of() : journal.found();
+    }
+
+    /** Frees the journal slots of VMMs that have no record (they were done); call after recovery. */
+    public void forgetJournalledKillsBut(final java.util.Set<UUID> known)
+    {
+        if (journal != null)
+        {
+            journal.forgetAllBut(known);
+        }
+    }
+
+    @Override
+    public void close() throws IOException
+    {
+        if (journal != null)
+        {
+            journal.close();
+        }
     }
 
     public Path dir()

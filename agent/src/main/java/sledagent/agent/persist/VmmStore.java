@@ -2,7 +2,9 @@ package sledagent.agent.persist;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
+import sledagent.agent.vmm.KillIntent;
 
 /** Durable VMM records: written on every change, read once at start. */
 public interface VmmStore
@@ -15,6 +17,26 @@ public interface VmmStore
 
     /** Every record, skipping (and reporting) files that cannot be read. */
     List<StoredVmm> loadAll() throws IOException;
+
+    /**
+     * Makes a kill durable when its record could not be written (see {@link KillJournal}); false if it could not
+     * be kept either. The kill goes ahead in both cases.
+     */
+    default boolean journalKill(final UUID propolisId, final KillIntent intent)
+    {
+        return false;
+    }
+
+    /** The VMM's record has been written or removed: what the journal held for it is in the record now. */
+    default void settled(final UUID propolisId)
+    {
+    }
+
+    /** The kills a previous run journalled, per VMM, oldest first. */
+    default Map<UUID, List<KillIntent>> journalledKills()
+    {
+        return Map.of();
+    }
 
     /** A store that keeps nothing: for benchmarks and tests of other things. */
     VmmStore NONE = new VmmStore()

@@ -84,6 +84,66 @@ final class StartSequence
         }
     }
 
+    /**
+     * After an agent restart: the zone and {@code process} exist; waits until Propolis answers, ensures it if it has
+     * no instance yet, and Runs it. A migration target is resumed only if it was ensured already (its source
+     * address is not kept), and is not told to Run.
+     */
+    Event resume(final ZoneProcess process) throws InterruptedException
+    {
+        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(settings.startTimeoutMs());
+        final String addr = registration.propolisAddr();
+        try
+        {
+            awaitAnswering(addr, process, deadlineNs);
+            final boolean ensured = hasInstance(addr, deadlineNs);
+            final boolean migrationTarget = registration.migrationId() != null;
+            if (!ensured)
+            {
+                if (migrationTarget)
+                {
+                    return new Event.StartFailed("a migration target's start cannot be resumed before its ensure "
+                        + "(the migration source is not known after a restart)");
+                }
+                await(client.ensure(addr, ensureRequest(), settings.callTimeout()), deadlineNs, "instance ensure");
+            }
+            if (!migrationTarget)
+            {
+                // Run is idempotent in Propolis: a VM already running or starting stays so.
+                await(client.putState(addr, PropolisStateRequested.Run, settings.callTimeout()), deadlineNs, "Run");
+            }
+            return new Event.VmmStarted();
+        }
+        catch (final InterruptedException ex)
+        {
+            throw ex;
+        }
+        catch (final Exception ex)
+        {
+            return new Event.StartFailed("resuming the start after a restart: " + describe(ex));
+        }
+    }
+
+    /** True if Propolis has an instance (ensured), false if it answers that it has none yet (424 or 404). */
+    private boolean hasInstance(final String addr, final long deadlineNs)
+        throws InterruptedException, ExecutionException, TimeoutException
+    {
+        try
+        {
+            client.instance(addr, settings.callTimeout()).get(Math.max(1, remainingMs(deadlineNs)),
+                TimeUnit.MILLISECONDS);
+            return true;
+        }
+        catch (final ExecutionException ex)
+        {
+            if (ex.getCause() instanceof PropolisHttpException http && (http.statusCode() == 424 || http.statusCode() == 404))
+            {
+                return false;
+            }
+            throw ex;
+        }
+    }
+
     /** Polls {@code GET /instance} until Propolis answers anything at all (even 424 before ensure). */
     private void awaitAnswering(final String addr, final ZoneProcess process, final long deadlineNs)
         throws InterruptedException, TimeoutException

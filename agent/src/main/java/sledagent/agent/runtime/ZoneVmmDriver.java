@@ -61,6 +61,46 @@ public final class ZoneVmmDriver implements VmmDriver
     {
         final StartSequence sequence = new StartSequence(propolisId, registration, migrationSourceAddr, zones, client,
             settings);
+        return runStart(() -> sequence.run(onSpawned), post);
+    }
+
+    @Override
+    public Cancellable resumeStart(final UUID propolisId, final InstanceEnsureBody registration,
+        final ZoneProcess process, final Consumer<Event> post)
+    {
+        final StartSequence sequence = new StartSequence(propolisId, registration, null, zones, client, settings);
+        return runStart(() -> sequence.resume(process), post);
+    }
+
+    @Override
+    public Cancellable later(final long delayMs, final Runnable task)
+    {
+        final Timeout timeout = timer.newTimeout(t -> task.run(), Math.max(0, delayMs), TimeUnit.MILLISECONDS);
+        return new Cancellable()
+        {
+            @Override
+            public void cancel()
+            {
+                timeout.cancel();
+            }
+
+            @Override
+            public CompletableFuture<Void> finished()
+            {
+                return CompletableFuture.completedFuture(null);
+            }
+        };
+    }
+
+    /** What a start job runs: the sequence, to its result event. */
+    @FunctionalInterface
+    private interface StartBody
+    {
+        Event run() throws InterruptedException;
+    }
+
+    private Cancellable runStart(final StartBody body, final Consumer<Event> post)
+    {
         final CompletableFuture<Void> finished = new CompletableFuture<>();
         final BlockingJob job = new BlockingJob(finished);
         job.submit(blockingPool, () ->
@@ -71,7 +111,7 @@ public final class ZoneVmmDriver implements VmmDriver
             }
             try
             {
-                final Event result = sequence.run(onSpawned);
+                final Event result = body.run();
                 if (!job.cancelled)
                 {
                     post.accept(result);

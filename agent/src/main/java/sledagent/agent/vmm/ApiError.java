@@ -40,10 +40,22 @@ public record ApiError(int status, String errorCode, String message)
     }
 
     /** The VMM's record could not be written (e.g. a full disk): the request did nothing. */
-    public static ApiError storageFailed(final java.util.UUID propolisId)
+    /** 507: the record could not be written; {@code cause} is what the file system said (ENOSPC, EMFILE, ...). */
+    public static ApiError storageFailed(final java.util.UUID propolisId, final java.io.IOException cause)
     {
-        return new ApiError(507, null, "cannot persist the record of VMM " + propolisId
-            + " (disk full or read-only?); the request was not applied");
+        return new ApiError(507, null, "cannot persist the record of VMM " + propolisId + " ("
+            + describe(cause) + "); the request was not applied");
+    }
+
+    /** The file system's own words for a failed write, e.g. "No space left on device", "Too many open files". */
+    public static String describe(final java.io.IOException cause)
+    {
+        final String message = cause.getMessage();
+        if (cause instanceof java.nio.file.FileSystemException fs && fs.getReason() != null)
+        {
+            return fs.getReason();
+        }
+        return message == null ? cause.getClass().getSimpleName() : message;
     }
 
     public static ApiError unavailable(final String message)

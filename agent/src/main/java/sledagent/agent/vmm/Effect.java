@@ -15,6 +15,15 @@ public sealed interface Effect
     {
     }
 
+    /**
+     * After an agent restart, a start the old agent left half-done whose process is alive: wait until its
+     * Propolis answers, ensure it if it is not yet, Run it (not a migration target), all within the start timeout;
+     * ends in VmmStarted or StartFailed like {@link StartVmm}.
+     */
+    record ResumeStart() implements Effect
+    {
+    }
+
     /** Send a state request to Propolis; a NoInstance answer comes back as PropolisLost. */
     record SendPropolisState(PropolisStateRequested request) implements Effect
     {

@@ -1,5 +1,6 @@
 package sledagent.agent.vmm;
 
+import java.util.List;
 import sledagent.api.VmmStateRequested;
 import sledagent.api.propolis.InstanceStateMonitorResponse;
 
@@ -94,9 +95,27 @@ public sealed interface Event
 
     /**
      * The agent restarted and found this VMM's record; {@code processAlive} says whether its zone's main process
-     * is still the one it started, alive.
+     * is still the one it started, alive; {@code kills} are the stops, force-terminates and unregisters that the
+     * previous run carried out without being able to write the record (the kill journal), oldest first.
      */
-    record Recovered(boolean processAlive) implements Event
+    record Recovered(boolean processAlive, List<KillIntent> kills) implements Event
+    {
+        public Recovered
+        {
+            kills = List.copyOf(kills);
+        }
+
+        public Recovered(final boolean processAlive)
+        {
+            this(processAlive, List.of());
+        }
+    }
+
+    /**
+     * Handling an event of this VMM threw: a bug, or a state the agent cannot represent. The VMM is ended the
+     * way a force-terminate ends it, never left unstoppable.
+     */
+    record Faulted(String reason) implements Event
     {
     }
 

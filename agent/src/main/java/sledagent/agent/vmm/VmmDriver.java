@@ -22,6 +22,18 @@ public interface VmmDriver
     Cancellable start(UUID propolisId, InstanceEnsureBody registration, String migrationSourceAddr,
         Consumer<ZoneProcess> onSpawned, Consumer<Event> post);
 
+    /**
+     * After an agent restart, finishes a start the old agent left half-done with the zone's live {@code process}:
+     * waits until its Propolis answers, ensures it unless it already has an instance, and Runs it (unless the
+     * registration is a migration target, which cannot be resumed before its ensure: that is a StartFailed); all
+     * within the start timeout. Posts {@link Event.VmmStarted} or {@link Event.StartFailed}.
+     */
+    Cancellable resumeStart(UUID propolisId, InstanceEnsureBody registration, ZoneProcess process,
+        Consumer<Event> post);
+
+    /** Runs {@code task} (which only enqueues) after {@code delayMs}, on the shared timer. */
+    Cancellable later(long delayMs, Runnable task);
+
     /** Sends a state request to Propolis; posts {@link Event.PropolisLost} if Propolis lost the VM. */
     void sendState(String propolisAddr, PropolisStateRequested request, Consumer<Event> post);
 

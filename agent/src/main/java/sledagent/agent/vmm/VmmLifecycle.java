@@ -63,12 +63,24 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>DONE</td><td>PublishSettled(terminal gen)</td><td>-</td><td>RemoveFromTable</td><td></td></tr>
  * <tr><td>not DONE</td><td>Recovered, current gen above the acked one</td><td>-</td><td>Publish(current) first</td><td>never heard by Nexus</td></tr>
  * <tr><td>DONE</td><td>Unregister</td><td>owner Nexus</td><td>RemoveFromTable</td><td>200 final</td></tr>
+ * <tr><td>any</td><td>Recovered with journalled kills</td><td>each kill folded in first, as its request would
+ *     have changed the record (its effects dropped); then the rows below on the result</td><td></td>
+ *     <td>a record behind what Nexus was told catches up: the same gens, the same states</td></tr>
  * <tr><td>REGISTERED</td><td>Recovered</td><td>-</td><td>-</td><td>(agent restarted)</td></tr>
- * <tr><td>STARTING</td><td>Recovered</td><td>HALTING(failed)</td><td>TearDownZone</td><td>how far the start got is unknown</td></tr>
- * <tr><td>ACTIVE</td><td>Recovered, process alive</td><td>-</td><td>WatchPropolis(0)</td><td>re-adopted</td></tr>
- * <tr><td>ACTIVE</td><td>Recovered, process gone</td><td>HALTING(failed, or destroyed if Propolis had stopped)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>STARTING</td><td>Recovered, process alive</td><td>-</td><td>ResumeStart</td><td>the start goes on with the
+ *     same process: ensure if needed, Run</td></tr>
+ * <tr><td>STARTING</td><td>Recovered, process gone</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>ACTIVE</td><td>Recovered, process alive</td><td>-</td><td>SendPropolisState(Stop) if a stop was requested;
+ *     WatchPropolis(0)</td><td>re-adopted</td></tr>
+ * <tr><td>ACTIVE</td><td>Recovered, process gone</td><td>HALTING(destroyed if Propolis had stopped or a stop was
+ *     requested, else failed)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>HALTING</td><td>Recovered</td><td>-</td><td>TearDownZone</td><td>finish the teardown</td></tr>
  * <tr><td>DONE</td><td>Recovered</td><td>-</td><td>Publish again (owner agent) or RemoveFromTable</td><td></td></tr>
+ * <tr><td>REGISTERED</td><td>Faulted</td><td>DONE, failed</td><td>Publish</td><td>handling an event threw</td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>Faulted</td><td>HALTING(failed)</td><td>TearDownZone</td><td>as a force-terminate,
+ *     but failed: the agent ended it, not the user</td></tr>
+ * <tr><td>HALTING</td><td>Faulted</td><td>-</td><td>TearDownZone (idempotent)</td><td></td></tr>
+ * <tr><td>DONE</td><td>Faulted</td><td>-</td><td>Publish again (owner agent) or RemoveFromTable</td><td></td></tr>
  * <tr><td>any</td><td>Reboot when not running</td><td>-</td><td>-</td><td>409</td></tr>
  * <tr><td>any</td><td>anything else</td><td>-</td><td>-</td><td>late results of cancelled work are ignored</td></tr>
  * </table>
@@ -174,7 +186,11 @@ public final class VmmLifecycle
         }
         else if (event instanceof Event.Recovered recovered)
         {
-            onRecovered(step, recovered.processAlive());
+            onRecovered(step, recovered.processAlive(), recovered.kills());
+        }
+        else if (event instanceof Event.Faulted)
+        {
+            onFaulted(step);
         }
         else if (event instanceof Event.PublishSettled settled)
         {
@@ -277,7 +293,7 @@ public final class VmmLifecycle
         {
             return current;
         }
-        return new MigrationRuntimeState(current.migrationId(), mapped, current.gen() + 1, now);
+        return new MigrationRuntimeState(current.migrationId(), mapped, VmmRecord.nextGen(current.gen()), now);
     }
 
     private static void onStop(final Step step)
@@ -417,11 +433,24 @@ public final class VmmLifecycle
         // After a stop, an older "running" still in flight must not move the VMM backwards.
         final boolean backwards = step.record.stopRequested() && mapped != VmmState.STOPPING;
         observeMigrations(step, backwards ? step.record.vmmState() : mapped, observation);
-        step.effects.add(new Effect.WatchPropolis(observation.gen() + 1));
+        step.effects.add(new Effect.WatchPropolis(VmmRecord.nextGen(observation.gen())));
     }
 
-    private static void onRecovered(final Step step, final boolean processAlive)
+    private static void onRecovered(final Step step, final boolean processAlive, final List<KillIntent> kills)
     {
+        // First the kills the old agent carried out but could not write down: the record catches up with what
+        // Nexus may already have been told. Their effects are not wanted (the work is judged below, once).
+        for (final KillIntent kill : kills)
+        {
+            final Step fold = new Step(step.record, step.now);
+            switch (kill.kind())
+            {
+                case STOP -> onStop(fold);
+                case FORCE_TERMINATE -> onForceTerminate(fold);
+                case UNREGISTER -> onUnregister(fold);
+            }
+            step.record = fold.record;
+        }
         final VmmRecord record = step.record;
         if (record.phase() != Phase.DONE && record.owner() == Owner.AGENT && record.gen() > record.ackedGen())
         {
@@ -435,37 +464,71 @@ public final class VmmLifecycle
                 // Nothing was running; nothing to resume.
             }
             case STARTING ->
-                // The start sequence died with the old agent, somewhere between spawn and Run: nothing says how
-                // far it got, so the VMM is failed rather than guessed at.
-                halt(step, VmmState.FAILED, processAlive);
+            {
+                if (processAlive)
+                {
+                    // The start sequence died with the old agent but its VMM lives: finish the start with it.
+                    step.effects.add(new Effect.ResumeStart());
+                }
+                else
+                {
+                    halt(step, VmmState.FAILED, false);
+                }
+            }
             case ACTIVE ->
             {
                 if (processAlive)
                 {
-                    // Re-adopted: watch Propolis again from its newest state.
+                    // Re-adopted: watch Propolis again from its newest state; a stop it may never have received
+                    // is sent again (Propolis de-duplicates stops).
+                    if (record.stopRequested())
+                    {
+                        step.effects.add(new Effect.SendPropolisState(PropolisStateRequested.Stop));
+                    }
                     step.effects.add(new Effect.WatchPropolis(0));
                 }
                 else
                 {
+                    // Gone while the agent was away: destroyed if it had halted or had been asked to stop.
                     final PropolisInstanceState last = record.lastPropolisState();
                     final boolean halted = last == PropolisInstanceState.Stopped
-                        || last == PropolisInstanceState.Destroyed;
+                        || last == PropolisInstanceState.Destroyed || record.stopRequested();
                     halt(step, halted ? VmmState.DESTROYED : VmmState.FAILED, false);
                 }
             }
             case HALTING -> step.effects.add(new Effect.TearDownZone(false));
-            case DONE ->
+            case DONE -> settleDone(step);
+        }
+    }
+
+    /** A DONE VMM's terminal state goes (again) to Nexus, or, if Nexus took the VMM back, the VMM leaves. */
+    private static void settleDone(final Step step)
+    {
+        if (step.record.owner() == Owner.AGENT)
+        {
+            // The terminal state may never have reached Nexus: send it again (Nexus ignores a repeat).
+            step.effects.add(new Effect.Publish(step.record.current()));
+        }
+        else
+        {
+            step.effects.add(new Effect.RemoveFromTable());
+        }
+    }
+
+    /** Handling an event threw: end the VMM as a force-terminate would, as failed (the agent, not the user). */
+    private static void onFaulted(final Step step)
+    {
+        switch (step.record.phase())
+        {
+            case REGISTERED ->
             {
-                if (record.owner() == Owner.AGENT)
-                {
-                    // The terminal state may never have reached Nexus: send it again (Nexus ignores a repeat).
-                    step.effects.add(new Effect.Publish(record.current()));
-                }
-                else
-                {
-                    step.effects.add(new Effect.RemoveFromTable());
-                }
+                step.record = step.record.withTerminalState(VmmState.FAILED, step.now).withPhase(Phase.DONE);
+                publish(step);
             }
+            case STARTING, ACTIVE -> halt(step, VmmState.FAILED, false);
+            // The teardown's own result may be what was lost: tear down again (it is idempotent).
+            case HALTING -> step.effects.add(new Effect.TearDownZone(false));
+            case DONE -> settleDone(step);
         }
     }
 

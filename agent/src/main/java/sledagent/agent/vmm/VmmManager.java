@@ -2,6 +2,7 @@ package sledagent.agent.vmm;
 
 import java.io.IOException;
 import java.time.Clock;
+import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -92,7 +93,7 @@ public final class VmmManager
             catch (final IOException ex)
             {
                 LOG.severe(() -> "vmm " + propolisId + ": cannot persist its record: " + ex);
-                return new Reply.Failed(ApiError.storageFailed(propolisId));
+                return new Reply.Failed(ApiError.storageFailed(propolisId, ex));
             }
             final VmmActor actor = new VmmActor(record, actorPool, driver, clock, this, store, stored, metrics);
             if (table.putIfAbsent(propolisId, actor) == null)
@@ -140,12 +141,18 @@ public final class VmmManager
      */
     public void recover(final StoredVmm stored, final ZoneProcess adopted)
     {
+        recover(stored, adopted, List.of());
+    }
+
+    /** As {@link #recover(StoredVmm, ZoneProcess)}, with the kills the old agent journalled for this VMM. */
+    public void recover(final StoredVmm stored, final ZoneProcess adopted, final List<KillIntent> kills)
+    {
         final VmmActor actor = new VmmActor(stored.record(), actorPool, driver, clock, this, store, stored, metrics);
         if (table.putIfAbsent(stored.propolisId(), actor) != null)
         {
             throw new IllegalStateException("vmm " + stored.propolisId() + " recovered twice");
         }
-        actor.recover(adopted, stored.stopDeadline());
+        actor.recover(adopted, stored.stopDeadline(), kills);
     }
 
     public Metrics metrics()

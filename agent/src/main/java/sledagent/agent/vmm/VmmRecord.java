@@ -82,7 +82,7 @@ public record VmmRecord(
         {
             return this;
         }
-        final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, gen() + 1, now),
+        final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, nextGen(gen()), now),
             current.migrationIn(), current.migrationOut());
         return new VmmRecord(propolisId, registration, phase, next, owner, stopRequested, pendingTerminal,
             lastPropolisState, ackedGen);
@@ -100,7 +100,7 @@ public record VmmRecord(
         {
             return this;
         }
-        final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, gen() + 1, now), migrationIn,
+        final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, nextGen(gen()), now), migrationIn,
             migrationOut);
         return new VmmRecord(propolisId, registration, phase, next, owner, stopRequested, pendingTerminal,
             lastPropolisState, ackedGen);
@@ -122,7 +122,7 @@ public record VmmRecord(
         {
             return migration;
         }
-        return new MigrationRuntimeState(migration.migrationId(), MigrationState.FAILED, migration.gen() + 1, now);
+        return new MigrationRuntimeState(migration.migrationId(), MigrationState.FAILED, nextGen(migration.gen()), now);
     }
 
     VmmRecord withAckedGen(final long gen)
@@ -153,5 +153,14 @@ public record VmmRecord(
     {
         return new VmmRecord(propolisId, registration, phase, current, owner, stopRequested, pendingTerminal,
             state, ackedGen);
+    }
+
+    /**
+     * {@code gen + 1}; throws if it would not fit in a long (registers are refused long before: the actor ends a
+     * VMM whose event throws, so this is a backstop, never a wrap-around to a negative generation).
+     */
+    static long nextGen(final long gen)
+    {
+        return Math.addExact(gen, 1);
     }
 }

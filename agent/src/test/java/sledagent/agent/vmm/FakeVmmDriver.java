@@ -67,6 +67,14 @@ final class FakeVmmDriver implements VmmDriver
     {
     }
 
+    record ResumeCall(UUID propolisId, ZoneProcess process, Consumer<Event> post, FakeCancellable job)
+    {
+    }
+
+    record LaterCall(long delayMs, Runnable task, FakeCancellable job)
+    {
+    }
+
     final List<StartCall> starts = new CopyOnWriteArrayList<>();
     final List<SendStateCall> sends = new CopyOnWriteArrayList<>();
     final List<WatchCall> watches = new CopyOnWriteArrayList<>();
@@ -74,6 +82,25 @@ final class FakeVmmDriver implements VmmDriver
     final List<TearDownCall> tearDowns = new CopyOnWriteArrayList<>();
     final List<PublishCall> publishes = new CopyOnWriteArrayList<>();
     final List<UUID> forgotten = new CopyOnWriteArrayList<>();
+    final List<ResumeCall> resumes = new CopyOnWriteArrayList<>();
+    final List<LaterCall> laters = new CopyOnWriteArrayList<>();
+
+    @Override
+    public Cancellable resumeStart(final UUID propolisId, final InstanceEnsureBody registration,
+        final ZoneProcess process, final Consumer<Event> post)
+    {
+        final FakeCancellable job = new FakeCancellable();
+        resumes.add(new ResumeCall(propolisId, process, post, job));
+        return job;
+    }
+
+    @Override
+    public Cancellable later(final long delayMs, final Runnable task)
+    {
+        final FakeCancellable job = new FakeCancellable();
+        laters.add(new LaterCall(delayMs, task, job));
+        return job;
+    }
 
     @Override
     public Cancellable start(final UUID propolisId, final InstanceEnsureBody registration,

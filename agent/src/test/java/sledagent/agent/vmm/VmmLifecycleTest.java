@@ -1079,4 +1079,119 @@ class VmmLifecycleTest
             .map(e -> e instanceof Effect.TearDownZone ? (Effect)new Effect.TearDownZone(false) : e)
             .toList();
     }
+
+    // ---------------------------------------------------------------- restarts behind, and faults (issue 10)
+
+    @Test
+    void recoveredStartWithALiveProcessIsResumedAndWithADeadOneFailed()
+    {
+        final Transition alive = apply(starting(), new Event.Recovered(true));
+        assertThat(alive.next().phase()).isEqualTo(Phase.STARTING);
+        assertThat(alive.effects()).containsExactly(new Effect.ResumeStart());
+
+        final Transition dead = apply(starting(), new Event.Recovered(false));
+        assertThat(dead.next().phase()).isEqualTo(Phase.HALTING);
+        assertThat(dead.next().pendingTerminal()).isEqualTo(VmmState.FAILED);
+        assertThat(dead.effects()).containsExactly(new Effect.TearDownZone(false));
+    }
+
+    @Test
+    void journalledForceTerminateGivesTheSameGenerationAndStateAsTheRunThatMadeIt()
+    {
+        final VmmRecord live = step(running(), new Event.ForceTerminateRequested(), new Event.ZoneTornDown());
+        final Transition recovered = apply(running(), new Event.Recovered(true,
+            List.of(new KillIntent(KillIntent.Kind.FORCE_TERMINATE, null))));
+        assertThat(recovered.next().phase()).isEqualTo(Phase.HALTING);
+        assertThat(recovered.effects()).contains(new Effect.TearDownZone(false));
+        assertThat(recovered.effects()).noneMatch(Effect.WatchPropolis.class::isInstance);
+        final VmmRecord after = step(recovered.next(), new Event.ZoneTornDown());
+        assertThat(after.current().vmmState().state()).isEqualTo(VmmState.DESTROYED);
+        assertThat(after.gen()).isEqualTo(live.gen());
+    }
+
+    @Test
+    void journalledStopIsCarriedOnWithTheSameStoppingGenerationAndSentToPropolisAgain()
+    {
+        final VmmRecord live = stopping();
+        final Transition recovered = apply(running(), new Event.Recovered(true,
+            List.of(new KillIntent(KillIntent.Kind.STOP, T0.plusSeconds(600)))));
+        assertThat(recovered.next().phase()).isEqualTo(Phase.ACTIVE);
+        assertThat(recovered.next().stopRequested()).isTrue();
+        assertThat(recovered.next().vmmState()).isEqualTo(VmmState.STOPPING);
+        assertThat(recovered.next().gen()).isEqualTo(live.gen());
+        assertThat(recovered.effects()).containsExactly(new Effect.Publish(recovered.next().current()),
+            new Effect.SendPropolisState(PropolisStateRequested.Stop), new Effect.WatchPropolis(0));
+    }
+
+    @Test
+    void journalledStopOfAVmmWhoseProcessIsGoneEndsDestroyed()
+    {
+        final Transition recovered = apply(running(), new Event.Recovered(false,
+            List.of(new KillIntent(KillIntent.Kind.STOP, T0.plusSeconds(600)))));
+        assertThat(recovered.next().phase()).isEqualTo(Phase.HALTING);
+        assertThat(recovered.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
+    }
+
+    @Test
+    void journalledUnregisterHandsTheVmmBackToNexusAndPublishesNothingMore()
+    {
+        final Transition recovered = apply(running().withAckedGen(REGISTERED_GEN + 1), new Event.Recovered(false,
+            List.of(new KillIntent(KillIntent.Kind.UNREGISTER, null))));
+        assertThat(recovered.next().owner()).isEqualTo(Owner.NEXUS);
+        assertThat(recovered.next().phase()).isEqualTo(Phase.HALTING);
+        assertThat(publishes(recovered.effects())).isEmpty();
+        final Transition tornDown = apply(recovered.next(), new Event.ZoneTornDown());
+        assertThat(tornDown.effects()).contains(new Effect.RemoveFromTable());
+        assertThat(publishes(tornDown.effects())).isEmpty();
+    }
+
+    @Test
+    void replayingAKillTheRecordAlreadyHoldsChangesNothing()
+    {
+        // A stopping VMM holds its stop; a halting or done one (force-terminated) holds the force and any stop.
+        final Map<VmmRecord, List<KillIntent.Kind>> holds = Map.of(stopping(), List.of(KillIntent.Kind.STOP),
+            halting(), List.of(KillIntent.Kind.STOP, KillIntent.Kind.FORCE_TERMINATE),
+            done(), List.of(KillIntent.Kind.STOP, KillIntent.Kind.FORCE_TERMINATE));
+        for (final Map.Entry<VmmRecord, List<KillIntent.Kind>> held : holds.entrySet())
+        {
+            final VmmRecord record = held.getKey();
+            for (final KillIntent.Kind kind : held.getValue())
+            {
+                final Transition plain = VmmLifecycle.apply(record, new Event.Recovered(true), now);
+                final Transition replayed = VmmLifecycle.apply(record, new Event.Recovered(true,
+                    List.of(new KillIntent(kind, T0))), now);
+                assertThat(replayed.next()).as("%s replayed on %s", kind, record.phase()).isEqualTo(plain.next());
+                assertThat(replayed.effects()).isEqualTo(plain.effects());
+            }
+        }
+    }
+
+    @Test
+    void aFaultEndsTheVmmAsFailedFromEveryPhase()
+    {
+        final Transition registered = apply(registered(), new Event.Faulted("boom"));
+        assertThat(registered.next().phase()).isEqualTo(Phase.DONE);
+        assertThat(registered.next().vmmState()).isEqualTo(VmmState.FAILED);
+        assertThat(publishes(registered.effects())).hasSize(1);
+
+        for (final VmmRecord live : List.of(starting(), running(), stopping()))
+        {
+            final Transition t = apply(live, new Event.Faulted("boom"));
+            assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
+            assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.FAILED);
+            assertThat(t.effects()).contains(new Effect.TearDownZone(false));
+        }
+        assertThat(apply(halting(), new Event.Faulted("boom")).effects())
+            .containsExactly(new Effect.TearDownZone(false));
+        final VmmRecord done = done();
+        assertThat(apply(done, new Event.Faulted("boom")).effects()).containsExactly(new Effect.Publish(done.current()));
+    }
+
+    @Test
+    void generationsNeverWrapAround()
+    {
+        assertThat(VmmRecord.nextGen(41)).isEqualTo(42);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> VmmRecord.nextGen(Long.MAX_VALUE))
+            .isInstanceOf(ArithmeticException.class);
+    }
 }
