@@ -33,9 +33,10 @@ import sledagent.api.VmmState;
 import sledagent.zones.linux.CgroupRoot;
 
 /**
- * The state dir is a 256 KiB tmpfs, filled to the last page: a register is refused with 507 and the Error body,
- * nothing enters the table, and no record is left half-written or as a temporary file; a state change of an
- * existing VMM is refused with 507 and changes nothing. Once space is freed everything works again.
+ * The state dir is a 256 KiB tmpfs, filled to the last page: a register or a run is refused with 507 and the
+ * Error body naming the cause, nothing enters the table, and no record is left half-written or as a temporary
+ * file; but a stop, a force-terminate and an unregister go ahead and are reported (issue 10: a kill never waits
+ * on the disk). Once space is freed everything works again.
  */
 class FullDiskTest
 {
@@ -98,25 +99,35 @@ class FullDiskTest
     }
 
     @Test
-    void shouldRefuseWithStorageErrorAndLeaveNoTraceWhenStateDirIsFull() throws Exception
+    void shouldRefuseWhatCanWaitWith507AndStillKillStopAndUnregisterWhenStateDirIsFull() throws Exception
     {
         final UUID registered = UUID.randomUUID();
-        final UUID running = UUID.randomUUID();
+        final UUID stopped = UUID.randomUUID();
+        final UUID forced = UUID.randomUUID();
         assertThat(client.register(registered, body()).status()).isEqualTo(200);
-        assertThat(client.register(running, body()).status()).isEqualTo(200);
-        assertThat(client.putState(running, "running").status()).isEqualTo(200);
-        await().atMost(WAIT).pollInterval(Duration.ofMillis(10)).until(() -> nexus.received(running).stream()
-            .anyMatch(r -> r.state().vmmState().state() == VmmState.RUNNING));
+        for (final UUID id : List.of(stopped, forced))
+        {
+            assertThat(client.register(id, body()).status()).isEqualTo(200);
+            assertThat(client.putState(id, "running").status()).isEqualTo(200);
+        }
+        for (final UUID id : List.of(stopped, forced))
+        {
+            await().atMost(WAIT).pollInterval(Duration.ofMillis(10)).until(() -> nexus.received(id).stream()
+                .anyMatch(r -> r.state().vmmState().state() == VmmState.RUNNING));
+        }
         final JsonNode registeredBefore = state(registered);
-        final JsonNode runningBefore = state(running);
-        assertThat(runningBefore.at("/vmm_state/state").asText()).isEqualTo("running");
+        final long stoppedGen = state(stopped).at("/vmm_state/gen").asLong();
+        final List<Long> stoppedPids = AgentProcess.zonePids(zoneRoot, stopped);
+        final List<Long> forcedPids = AgentProcess.zonePids(zoneRoot, forced);
+        assertThat(stoppedPids).isNotEmpty();
+        assertThat(forcedPids).isNotEmpty();
 
         final Path filler = mountPoint.resolve("filler");
         final long filled = fill(filler);
         assertThat(filled).as("bytes written before ENOSPC").isPositive();
         assertThat(Files.getFileStore(mountPoint).getUsableSpace()).as("space left").isLessThan(4096);
 
-        // Registers: 507 with the Error body, not in the table.
+        // Registers: 507 with the Error body naming the cause, not in the table.
         final List<UUID> refused = List.of(UUID.randomUUID(), UUID.randomUUID(), UUID.randomUUID());
         for (final UUID id : refused)
         {
@@ -124,26 +135,42 @@ class FullDiskTest
             assertThat(answer.status()).as("register on a full disk: %s", answer.body()).isEqualTo(507);
             final JsonNode error = AgentFixture.json(answer.body());
             assertThat(error.hasNonNull("request_id")).as(answer.body()).isTrue();
-            assertThat(error.path("message").asText()).as(answer.body()).isNotBlank();
+            assertThat(error.path("message").asText()).as(answer.body()).contains("No space left on device");
             final AgentHttpClient.Answer get = client.state(id);
             assertThat(get.status()).as("a refused register leaves nothing in the table").isEqualTo(404);
             assertThat(AgentFixture.json(get.body()).path("error_code").asText()).isEqualTo("NO_SUCH_INSTANCE");
         }
-        assertRecordsWhole(Set.of(registered, running));
 
-        // State changes of existing VMMs: 507, nothing applied.
-        for (final UUID id : List.of(registered, running))
-        {
-            final AgentHttpClient.Answer stop = client.putState(id, "stopped");
-            assertThat(stop.status()).as("stop of %s on a full disk: %s", id, stop.body()).isEqualTo(507);
-            assertThat(AgentFixture.json(stop.body()).path("message").asText()).isNotBlank();
-        }
-        Thread.sleep(200);
+        // A run can wait for the disk: 507, nothing applied, nothing spawned.
+        final AgentHttpClient.Answer run = client.putState(registered, "running");
+        assertThat(run.status()).as("run on a full disk: %s", run.body()).isEqualTo(507);
+        assertThat(AgentFixture.json(run.body()).path("message").asText()).contains("No space left on device");
         assertThat(state(registered)).as("registered VMM unchanged").isEqualTo(registeredBefore);
-        assertThat(state(running)).as("running VMM unchanged").isEqualTo(runningBefore);
-        assertThat(lastGen(running)).as("nothing new published").isEqualTo(runningBefore.at("/vmm_state/gen").asLong());
         assertThat(nexus.received(registered)).isEmpty();
-        assertRecordsWhole(Set.of(registered, running));
+
+        // A stop, a force-terminate and an unregister cannot: each goes ahead and is reported.
+        final AgentHttpClient.Answer stop = client.putState(stopped, "stopped");
+        assertThat(stop.status()).as("stop on a full disk: %s", stop.body()).isEqualTo(200);
+        assertThat(AgentFixture.json(stop.body()).at("/updated_runtime/vmm_state/state").asText()).isEqualTo("stopping");
+        assertThat(AgentFixture.json(stop.body()).at("/updated_runtime/vmm_state/gen").asLong())
+            .isEqualTo(stoppedGen + 1);
+        final AgentHttpClient.Answer force = client.forceTerminate(forced);
+        assertThat(force.status()).as("force-terminate on a full disk: %s", force.body()).isEqualTo(200);
+        assertThat(AgentFixture.json(force.body()).at("/vmm_state/state").asText()).isEqualTo("destroyed");
+        AgentFixture.assertGone(forcedPids);
+        final AgentHttpClient.Answer delete = client.unregister(registered);
+        assertThat(delete.status()).as("unregister on a full disk: %s", delete.body()).isEqualTo(200);
+
+        for (final UUID id : List.of(stopped, forced))
+        {
+            await().atMost(WAIT).pollInterval(Duration.ofMillis(10)).until(() -> client.state(id).status() == 404);
+            assertThat(nexus.received(id).stream().filter(r -> r.state().vmmState().state() == VmmState.DESTROYED))
+                .as("destroyed published once for %s", id).hasSize(1);
+            assertThat(AgentProcess.zoneDir(zoneRoot, id)).as("zone of %s removed", id).doesNotExist();
+        }
+        AgentFixture.assertGone(stoppedPids);
+        assertThat(client.state(registered).status()).isEqualTo(404);
+        assertRecordsWhole(Set.of());
 
         // Space again: everything works.
         Files.delete(filler);
@@ -151,22 +178,6 @@ class FullDiskTest
         final AgentHttpClient.Answer registerAgain = client.register(again, body());
         assertThat(registerAgain.status()).as(registerAgain.body()).isEqualTo(200);
         assertThat(client.state(again).status()).isEqualTo(200);
-        assertRecordsWhole(Set.of(registered, running, again));
-
-        final AgentHttpClient.Answer stopRunning = client.putState(running, "stopped");
-        assertThat(stopRunning.status()).as(stopRunning.body()).isEqualTo(200);
-        assertThat(AgentFixture.json(stopRunning.body()).at("/updated_runtime/vmm_state/gen").asLong())
-            .isEqualTo(runningBefore.at("/vmm_state/gen").asLong() + 1);
-        final AgentHttpClient.Answer stopRegistered = client.putState(registered, "stopped");
-        assertThat(stopRegistered.status()).as(stopRegistered.body()).isEqualTo(200);
-        assertThat(AgentFixture.json(stopRegistered.body()).at("/updated_runtime/vmm_state/state").asText())
-            .isEqualTo("destroyed");
-        for (final UUID id : List.of(registered, running))
-        {
-            await().atMost(WAIT).pollInterval(Duration.ofMillis(10)).until(() -> client.state(id).status() == 404);
-            assertThat(nexus.received(id).stream().filter(r -> r.state().vmmState().state() == VmmState.DESTROYED))
-                .hasSize(1);
-        }
         assertRecordsWhole(Set.of(again));
     }
 

@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,6 +29,7 @@ import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.agent.persist.StoredVmm;
+import sledagent.agent.vmm.Phase;
 import sledagent.api.Json;
 import sledagent.api.VmmState;
 import sledagent.zones.Zone;
@@ -355,6 +357,139 @@ class RestartTest
         // A publish the old agent had in flight when it was killed may have reached Nexus just as it came back;
         // the new agent cannot know, and sends the same state again (Nexus ignores a repeated generation).
         assertGensNeverFall(id, nexus.received(id));
+    }
+
+    /**
+     * e) Issue 10: the agent dies while a start is in flight (its VMM spawned, Propolis not yet ensured). The
+     * restarted agent finds the process alive, finishes the start with it, and the VMM runs: not failed.
+     */
+    @Test
+    void shouldResumeAStartThatWasInFlightWhenTheAgentWasKilled() throws Exception
+    {
+        // The kill must land between the spawn and the end of the start sequence (the sim takes ~300 ms to
+        // answer); if the start happens to finish first, try again with another VMM.
+        for (int attempt = 1; ; attempt++)
+        {
+            final AgentProcess first = startAgent("60s");
+            final UUID id = UUID.randomUUID();
+            assertThat(first.client.register(id, ExampleBodies.ensureBody(UUID.randomUUID(), AgentFixture.freeAddr(),
+                1)).status()).isEqualTo(200);
+            final Path record = stateDir.resolve("vmms").resolve(id + ".json");
+            assertThat(first.client.putState(id, "running").status()).isEqualTo(200);
+            await().atMost(WAIT).pollInterval(Duration.ofMillis(1)).until(() -> storedPid(record) > 0);
+            first.kill9();
+            final StoredVmm atKill = Json.mapper().readValue(record.toFile(), StoredVmm.class);
+            if (atKill.phase() != Phase.STARTING)
+            {
+                assertThat(attempt).as("the start kept finishing before the kill").isLessThan(4);
+                AgentFixture.removeZones(zoneRoot);
+                continue;
+            }
+            final Map<Long, Long> before = identities(AgentProcess.zonePids(zoneRoot, id));
+            assertThat(before).as("the VMM process outlives the agent").isNotEmpty();
+
+            final AgentProcess second = startAgent("60s");
+            final RecordingNexus.Received running = awaitPublished(second, id, VmmState.RUNNING);
+            assertThat(running.state().vmmState().gen()).isEqualTo(2);
+            assertThat(identities(AgentProcess.zonePids(zoneRoot, id))).as("the same processes, re-adopted")
+                .containsAllEntriesOf(before);
+            assertThat(nexus.received(id)).noneMatch(r -> r.state().vmmState().state() == VmmState.FAILED);
+            assertThat(second.client.forceTerminate(id).status()).isEqualTo(200);
+            awaitGone(second, id);
+            return;
+        }
+    }
+
+    /**
+     * f) Issue 10: a stop made while the state dir is full is journalled, not written; the agent is SIGKILLed
+     * during its grace, and the restarted agent (disk still full) carries the stop on: still stopping, then
+     * destroyed at the original deadline with the next generation. Without the journal it would think the VMM
+     * running and never stop it.
+     */
+    @Test
+    void shouldKeepAStopMadeOnAFullDiskAcrossASigkill() throws Exception
+    {
+        final Path tmpfs = work.resolve("tmpfs");
+        Files.createDirectories(tmpfs);
+        final Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", tmpfs.toString())
+            .redirectErrorStream(true).start();
+        assertThat(mount.waitFor(10, TimeUnit.SECONDS) && mount.exitValue() == 0).as("tmpfs mounted (root)").isTrue();
+        try
+        {
+            stateDir = tmpfs.resolve("state");
+            final AgentProcess first = startAgent(GRACE);
+            final UUID id = UUID.randomUUID();
+            final String addr = AgentFixture.freeAddr();
+            assertThat(first.client.register(id, ExampleBodies.ensureBody(UUID.randomUUID(), addr, 1)).status())
+                .isEqualTo(200);
+            assertThat(first.client.putState(id, "running").status()).isEqualTo(200);
+            awaitPublished(first, id, VmmState.RUNNING);
+            final List<Long> pids = AgentProcess.zonePids(zoneRoot, id);
+            sendFault(addr, "hang_stop");
+            fillUp(tmpfs.resolve("filler"));
+
+            final Instant stopSentAt = Instant.now();
+            final AgentHttpClient.Answer stop = first.client.putState(id, "stopped");
+            assertThat(stop.status()).as(stop.body()).isEqualTo(200);
+            final long stoppingGen = AgentFixture.json(stop.body()).at("/updated_runtime/vmm_state/gen").asLong();
+            first.kill9();
+            final StoredVmm stored = Json.mapper().readValue(stateDir.resolve("vmms").resolve(id + ".json").toFile(),
+                StoredVmm.class);
+            assertThat(stored.stopRequested()).as("the stop could not be written").isFalse();
+
+            final AgentProcess second = startAgent(GRACE);
+            final JsonNode after = stateOf(second, id);
+            assertThat(after.at("/vmm_state/state").asText()).as("log:\n%s", second.logTail()).isEqualTo("stopping");
+            assertThat(after.at("/vmm_state/gen").asLong()).isEqualTo(stoppingGen);
+            final RecordingNexus.Received destroyed = awaitPublished(second, id, VmmState.DESTROYED);
+            assertThat(destroyed.state().vmmState().gen()).isEqualTo(stoppingGen + 1);
+            assertThat(destroyed.at()).as("destroyed at the original deadline, not a fresh grace after the restart")
+                .isBefore(stopSentAt.plusMillis(GRACE_MS + 3_000));
+            awaitGone(second, id);
+            AgentFixture.assertGone(pids);
+            assertThat(nexus.received(id)).noneMatch(r -> r.state().vmmState().state() == VmmState.FAILED);
+            assertGensNeverFall(id, nexus.received(id));
+        }
+        finally
+        {
+            for (final AgentProcess agent : agents)
+            {
+                agent.close();
+            }
+            agents.clear();
+            AgentFixture.removeZones(zoneRoot);
+            new ProcessBuilder("umount", "-l", tmpfs.toString()).start().waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The pid stored in a VMM record, or 0 if there is none (yet). */
+    private static long storedPid(final Path record)
+    {
+        try
+        {
+            return Json.mapper().readValue(record.toFile(), StoredVmm.class).vmmPid();
+        }
+        catch (final IOException ex)
+        {
+            return 0;
+        }
+    }
+
+    /** Writes {@code file} until its file system is full. */
+    private static void fillUp(final Path file)
+    {
+        try (java.io.OutputStream out = Files.newOutputStream(file))
+        {
+            final byte[] page = new byte[4096];
+            while (true)
+            {
+                out.write(page);
+            }
+        }
+        catch (final IOException full)
+        {
+            // ENOSPC: full.
+        }
     }
 
     // ---- helpers ----
