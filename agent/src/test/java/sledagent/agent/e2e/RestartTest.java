@@ -50,6 +50,9 @@ class RestartTest
     /** The stop grace of the pending-stop scenario. */
     private static final String GRACE = "4s";
     private static final long GRACE_MS = 4_000;
+    /** The full-disk stop's grace: long enough that a restart on a loaded machine comes before its deadline. */
+    private static final String FULL_DISK_GRACE = "10s";
+    private static final long FULL_DISK_GRACE_MS = 10_000;
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private Path zoneRoot;
@@ -307,9 +310,10 @@ class RestartTest
         assertGensStrictlyRise(dead, nexus.received(dead));
 
         // The pending stop: still stopping until the original deadline, then destroyed.
-        final JsonNode before = stateOf(second, stopping);
         if (Instant.now().isBefore(deadline.minusMillis(100)))
         {
+            // Only while the deadline is ahead: a restart slowed by a loaded machine may come after it.
+            final JsonNode before = stateOf(second, stopping);
             assertThat(before.at("/vmm_state/state").asText()).isEqualTo("stopping");
             assertThat(before.at("/vmm_state/gen").asLong()).isEqualTo(stoppingGen);
         }
@@ -417,7 +421,7 @@ class RestartTest
         try
         {
             stateDir = tmpfs.resolve("state");
-            final AgentProcess first = startAgent(GRACE);
+            final AgentProcess first = startAgent(FULL_DISK_GRACE);
             final UUID id = UUID.randomUUID();
             final String addr = AgentFixture.freeAddr();
             assertThat(first.client.register(id, ExampleBodies.ensureBody(UUID.randomUUID(), addr, 1)).status())
@@ -437,14 +441,23 @@ class RestartTest
                 StoredVmm.class);
             assertThat(stored.stopRequested()).as("the stop could not be written").isFalse();
 
-            final AgentProcess second = startAgent(GRACE);
-            final JsonNode after = stateOf(second, id);
-            assertThat(after.at("/vmm_state/state").asText()).as("log:\n%s", second.logTail()).isEqualTo("stopping");
-            assertThat(after.at("/vmm_state/gen").asLong()).isEqualTo(stoppingGen);
+            final Instant restartedAt = Instant.now();
+            final AgentProcess second = startAgent(FULL_DISK_GRACE);
+            final AgentHttpClient.Answer after = second.client.state(id);
+            if (after.status() == 200)
+            {
+                // Unless a slow restart came after the deadline: stopping, the generation Nexus was told.
+                assertThat(AgentFixture.json(after.body()).at("/vmm_state/state").asText()).as("log:\n%s",
+                    second.logTail()).isEqualTo("stopping");
+                assertThat(AgentFixture.json(after.body()).at("/vmm_state/gen").asLong()).isEqualTo(stoppingGen);
+            }
+            // Without the journal the restarted agent would take the VMM for running and never stop it.
             final RecordingNexus.Received destroyed = awaitPublished(second, id, VmmState.DESTROYED);
             assertThat(destroyed.state().vmmState().gen()).isEqualTo(stoppingGen + 1);
             assertThat(destroyed.at()).as("destroyed at the original deadline, not a fresh grace after the restart")
-                .isBefore(stopSentAt.plusMillis(GRACE_MS + 3_000));
+                .isBefore(restartedAt.plusMillis(FULL_DISK_GRACE_MS));
+            assertThat(destroyed.at()).as("not before the deadline").isAfterOrEqualTo(stopSentAt.plusMillis(
+                FULL_DISK_GRACE_MS - 50));
             awaitGone(second, id);
             AgentFixture.assertGone(pids);
             assertThat(nexus.received(id)).noneMatch(r -> r.state().vmmState().state() == VmmState.FAILED);
