@@ -23,6 +23,9 @@ import sledagent.agent.vmm.ApiError;
  */
 final class BoundedAggregator extends HttpObjectAggregator
 {
+    /** This handler's context, for {@link #closeAfterContinueResponse}, which is given none. */
+    private ChannelHandlerContext pipelineContext;
+
     BoundedAggregator(final int maxContentBytes)
     {
         super(maxContentBytes);
@@ -76,8 +79,6 @@ final class BoundedAggregator extends HttpObjectAggregator
         // A refusal closes through the lingering close; closing at once here could reset the client.
         return ConnectionTimeouts.of(pipelineContext) == null && super.ignoreContentAfterContinueResponse(msg);
     }
-
-    private ChannelHandlerContext pipelineContext;
 
     @Override
     public void handlerAdded(final ChannelHandlerContext ctx) throws Exception

@@ -22,11 +22,12 @@ final class ConnectionLimiter extends ChannelInboundHandlerAdapter
     /** Set on a connection admitted beyond the limit, into the reserve. */
     static final AttributeKey<Boolean> RESERVE = AttributeKey.valueOf("sled-agent.reserve");
 
+    /** Refusals are logged at most once per 10 s, not once per connection. */
+    private static final long LOG_EVERY_NS = 10_000_000_000L;
+
     private final HttpLimits limits;
     private final Metrics metrics;
-    /** Refusals are logged once per burst, not once per connection. */
     private long lastLogNs = System.nanoTime() - LOG_EVERY_NS;
-    private static final long LOG_EVERY_NS = 10_000_000_000L;
 
     ConnectionLimiter(final HttpLimits limits, final Metrics metrics)
     {

@@ -20,6 +20,15 @@ public final class Metrics
     private static final long MAX_US = TimeUnit.HOURS.toMicros(1);
     private static final int DIGITS = 3;
 
+    /** Refused: over the limit and the reserve. */
+    public static final String CONNECTION_LIMIT = "limit";
+    /** Refused: admitted into the reserve, but its request was not health or force-terminate. */
+    public static final String CONNECTION_RESERVE = "reserve";
+    /** Closed: no request for the idle timeout. */
+    public static final String TIMEOUT_IDLE = "idle";
+    /** Answered 408 and closed: a request not read in full within the read timeout. */
+    public static final String TIMEOUT_READ = "read";
+
     private final Map<String, Map<Integer, LongAdder>> requests = new ConcurrentHashMap<>();
     private final Map<String, ConcurrentHistogram> requestLatency = new ConcurrentHashMap<>();
     private final ConcurrentHistogram teardown = histogram();
@@ -35,15 +44,6 @@ public final class Metrics
         Map.of(CONNECTION_LIMIT, new LongAdder(), CONNECTION_RESERVE, new LongAdder()));
     private final Map<String, LongAdder> connectionsTimedOut = new ConcurrentHashMap<>(
         Map.of(TIMEOUT_IDLE, new LongAdder(), TIMEOUT_READ, new LongAdder()));
-
-    /** Refused: over the limit and the reserve. */
-    public static final String CONNECTION_LIMIT = "limit";
-    /** Refused: admitted into the reserve, but its request was not health or force-terminate. */
-    public static final String CONNECTION_RESERVE = "reserve";
-    /** Closed: no request for the idle timeout. */
-    public static final String TIMEOUT_IDLE = "idle";
-    /** Answered 408 and closed: a request not read in full within the read timeout. */
-    public static final String TIMEOUT_READ = "read";
 
     private static ConcurrentHistogram histogram()
     {
