@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
+import sledagent.agent.http.HttpLimits;
 
 /**
  * Every setting of the daemon, validated on construction.
@@ -19,6 +20,7 @@ import java.util.UUID;
  * @param startTimeoutMs how long a VMM may take from spawn to "ensured and told to Run"
  * @param zoneBackend  which zone backend: auto, cgroup, pgroup, illumos or fake
  * @param sweepIntervalMs how often zones the agent has no record of are looked for and removed
+ * @param httpLimits  the HTTP API's connection limit and timeouts (null: the defaults)
  */
 public record AgentConfig(
     InetSocketAddress listen,
@@ -29,7 +31,8 @@ public record AgentConfig(
     UUID sledId,
     long startTimeoutMs,
     String zoneBackend,
-    long sweepIntervalMs)
+    long sweepIntervalMs,
+    HttpLimits httpLimits)
 {
     public static final String DEFAULT_LISTEN = "127.0.0.1:12345";
     public static final long DEFAULT_STOP_GRACE_MS = 600_000;
@@ -57,6 +60,7 @@ public record AgentConfig(
             throw new IllegalArgumentException("sweep interval must be positive");
         }
         zoneBackend = zoneBackend == null ? DEFAULT_ZONE_BACKEND : zoneBackend;
+        httpLimits = httpLimits == null ? HttpLimits.DEFAULTS : httpLimits;
         for (final URI url : nexusUrls)
         {
             if (!"http".equals(url.getScheme()) || url.getHost() == null)
@@ -64,6 +68,15 @@ public record AgentConfig(
                 throw new IllegalArgumentException("nexus URL must be http://host:port[/prefix]: " + url);
             }
         }
+    }
+
+    /** Every setting but the HTTP limits, which take their defaults. */
+    public AgentConfig(final InetSocketAddress listen, final List<URI> nexusUrls, final Path stateDir,
+        final long stopGraceMs, final Path zoneRoot, final UUID sledId, final long startTimeoutMs,
+        final String zoneBackend, final long sweepIntervalMs)
+    {
+        this(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend,
+            sweepIntervalMs, HttpLimits.DEFAULTS);
     }
 
     /** The settings most callers give; the rest take their defaults. */

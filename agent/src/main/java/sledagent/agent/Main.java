@@ -31,6 +31,12 @@ public final class Main
                    --zones BACKEND        auto (default), cgroup, pgroup, illumos or fake
                    --sweep-interval DURATION  how often unknown zones are removed (default 60s)
                    --log-format json|text one bunyan JSON object per line (default) or text
+                   --max-connections N    HTTP connections served at once (default 4096); beyond it new
+                                          ones are closed at once, but for a reserve of 32 that may only
+                                          GET /health or POST /vmms/{id}/force-terminate
+                   --idle-timeout DURATION  close a connection with no request for this long (default 120s)
+                   --read-timeout DURATION  a request not whole this long after its first byte: 408, closed
+                                          (default 10s)
           config check FILE  read and validate a config file, print the settings
           demo     start the agent with a recording Nexus, run and stop one VMM, print what Nexus received
                    --stop-grace DURATION  (default 10s)
@@ -128,6 +134,9 @@ public final class Main
                     case "--sweep-interval" -> settings.sweepInterval(value(args, ++i, flag), flag);
                     case "--sled-id" -> settings.sledId(value(args, ++i, flag), flag);
                     case "--log-format" -> settings.logFormat(value(args, ++i, flag), flag);
+                    case "--max-connections" -> settings.maxConnections(value(args, ++i, flag), flag);
+                    case "--idle-timeout" -> settings.idleTimeout(value(args, ++i, flag), flag);
+                    case "--read-timeout" -> settings.readTimeout(value(args, ++i, flag), flag);
                     default -> throw new UsageException("unknown option '" + flag + "' for serve");
                 }
             }
@@ -188,6 +197,10 @@ public final class Main
         out.println("  zones           " + config.zoneBackend());
         out.println("  sweep_interval  " + config.sweepIntervalMs() + " ms");
         out.println("  log_format      " + settings.logFormat().name().toLowerCase(java.util.Locale.ROOT));
+        out.println("  max_connections " + config.httpLimits().maxConnections() + " (+ "
+            + config.httpLimits().reserveConnections() + " reserved for health and force-terminate)");
+        out.println("  idle_timeout    " + config.httpLimits().idleTimeoutMs() + " ms");
+        out.println("  read_timeout    " + config.httpLimits().readTimeoutMs() + " ms");
         return 0;
     }
 

@@ -145,7 +145,8 @@ public final class SledAgent implements AutoCloseable
             });
             final PrometheusText prometheus = new PrometheusText(metrics, () -> vmmsByState(manager),
                 () -> new PrometheusText.PublisherStats(publisher.pending(), publisher.oldestLagMs()));
-            final HttpServer server = HttpServer.start(config.listen(), 1, manager, blockingPool, prometheus);
+            final HttpServer server = HttpServer.start(config.listen(), 1, manager, blockingPool, prometheus,
+                config.httpLimits());
             resources.push(server);
             LOG.info(() -> "sled-agent " + Version.text() + " serving on " + server.address() + ", upstream "
                 + (config.nexusUrls().isEmpty() ? "none (states are logged)" : config.nexusUrls().toString())

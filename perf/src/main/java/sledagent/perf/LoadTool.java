@@ -145,6 +145,7 @@ public final class LoadTool
               get-state  GET /vmms/{id}/state against the agent and a bare Netty server, same run
                          --rates 1000,5000,10000,20000 --duration-s 10 --warmup-s 5 --connections 16
                          --max-connections 16 --vmms 100 --repeat 1 [--jfr]
+                         [--idle-connections N (held open to the agent, no request, during the measured runs)]
               lifecycle  register, run, stop, destroyed with real sims in cgroup zones (root)
                          --vmms 24 --concurrency 4 --warmup 0 [--rate R (open loop, lifecycles/s)]
               scale      100,000 registered VMMs (fake zones): heap used and GET /state p99 vs a small table
@@ -202,6 +203,15 @@ public final class LoadTool
                 {
                     Measure.run(gen, target, true, 0, warmupNs, maxConnections, paths);
                     Measure.run(gen, target, false, rates.get(rates.size() - 1), warmupNs, connections, paths);
+                }
+                final int idleConnections = options.integer("idle-connections", 0);
+                if (idleConnections > 0)
+                {
+                    final List<java.nio.channels.SocketChannel> idle = openIdle(agentAddr, idleConnections);
+                    undo.push("close idle connections", () -> closeAll(idle));
+                    summary.line(String.format(Locale.ROOT, "%d idle connections held open to the agent during "
+                        + "the measured runs (opened after the warm-up, no request sent on them).", idle.size()));
+                    System.out.printf("  %d idle connections held to the agent%n", idle.size());
                 }
                 final int repeat = options.integer("repeat", 1);
                 final List<Measure.Row> rows = new ArrayList<>();
@@ -273,6 +283,41 @@ public final class LoadTool
                 System.out.println();
                 System.out.println(Measure.table(rows));
                 summary.write(out);
+            }
+        }
+    }
+
+    /** {@code count} connections to {@code address} that send nothing (the agent's idle timeout is 120 s). */
+    private static List<java.nio.channels.SocketChannel> openIdle(final InetSocketAddress address, final int count)
+        throws IOException
+    {
+        final List<java.nio.channels.SocketChannel> idle = new ArrayList<>(count);
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                idle.add(java.nio.channels.SocketChannel.open(address));
+            }
+        }
+        catch (final IOException ex)
+        {
+            closeAll(idle);
+            throw ex;
+        }
+        return idle;
+    }
+
+    private static void closeAll(final List<java.nio.channels.SocketChannel> channels)
+    {
+        for (final java.nio.channels.SocketChannel channel : channels)
+        {
+            try
+            {
+                channel.close();
+            }
+            catch (final IOException ex)
+            {
+                // Closing a socket of ours: nothing to do about a failure.
             }
         }
     }

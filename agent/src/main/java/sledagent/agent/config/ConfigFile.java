@@ -58,6 +58,16 @@ public final class ConfigFile
                 case "sweep_interval" -> settings.sweepInterval(text(value, source, key), source);
                 case "sled_id" -> settings.sledId(text(value, source, key), source);
                 case "log_format" -> settings.logFormat(text(value, source, key), source);
+                case "max_connections" ->
+                {
+                    if (!value.canConvertToInt())
+                    {
+                        throw new ServeSettings.SettingException(source, key, "must be a number, got " + value);
+                    }
+                    settings.maxConnections(Integer.toString(value.asInt()), source);
+                }
+                case "idle_timeout" -> settings.idleTimeout(text(value, source, key), source);
+                case "read_timeout" -> settings.readTimeout(text(value, source, key), source);
                 default -> throw new ServeSettings.SettingException(source, key, "unknown setting; known: "
                     + String.join(", ", ServeSettings.KEYS));
             }

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.UUID;
 import sledagent.agent.AgentConfig;
 import sledagent.agent.Durations;
+import sledagent.agent.http.HttpLimits;
 
 /**
  * The settings of {@code serve} as they are gathered: defaults, then the config file, then flags (each later
@@ -18,7 +19,8 @@ public final class ServeSettings
 {
     /** Every key of the config file; the flag of each is {@code --} plus the key with '-' for '_'. */
     public static final List<String> KEYS = List.of("listen", "nexus_urls", "state_dir", "stop_grace",
-        "start_timeout", "zone_root", "zones", "sweep_interval", "sled_id", "log_format");
+        "start_timeout", "zone_root", "zones", "sweep_interval", "sled_id", "log_format",
+        "max_connections", "idle_timeout", "read_timeout");
 
     private String listen = AgentConfig.DEFAULT_LISTEN;
     private List<URI> nexusUrls = new ArrayList<>();
@@ -31,6 +33,9 @@ public final class ServeSettings
     private long sweepIntervalMs = AgentConfig.DEFAULT_SWEEP_INTERVAL_MS;
     private UUID sledId;
     private LogFormat logFormat = LogFormat.JSON;
+    private int maxConnections = HttpLimits.DEFAULT_MAX_CONNECTIONS;
+    private long idleTimeoutMs = HttpLimits.DEFAULT_IDLE_TIMEOUT_MS;
+    private long readTimeoutMs = HttpLimits.DEFAULT_READ_TIMEOUT_MS;
 
     /** How log lines are written. */
     public enum LogFormat
@@ -138,6 +143,32 @@ public final class ServeSettings
         }
     }
 
+    public void maxConnections(final String value, final String source)
+    {
+        try
+        {
+            maxConnections = Integer.parseInt(value.trim());
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new SettingException(source, "max_connections", "not a number: " + value);
+        }
+        if (maxConnections <= 0)
+        {
+            throw new SettingException(source, "max_connections", "must be positive: " + value);
+        }
+    }
+
+    public void idleTimeout(final String value, final String source)
+    {
+        idleTimeoutMs = duration(value, source, "idle_timeout");
+    }
+
+    public void readTimeout(final String value, final String source)
+    {
+        readTimeoutMs = duration(value, source, "read_timeout");
+    }
+
     public LogFormat logFormat()
     {
         return logFormat;
@@ -147,7 +178,8 @@ public final class ServeSettings
     public AgentConfig toConfig()
     {
         return new AgentConfig(AgentConfig.parseHostPort(listen), nexusUrls, stateDir, stopGraceMs, zoneRoot,
-            sledId == null ? UUID.randomUUID() : sledId, startTimeoutMs, zones, sweepIntervalMs);
+            sledId == null ? UUID.randomUUID() : sledId, startTimeoutMs, zones, sweepIntervalMs,
+            HttpLimits.DEFAULTS.with(maxConnections, idleTimeoutMs, readTimeoutMs));
     }
 
     private static long duration(final String value, final String source, final String key)

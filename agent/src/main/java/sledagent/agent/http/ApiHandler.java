@@ -15,6 +15,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.concurrent.CompletableFuture;
@@ -36,6 +38,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
 {
     private static final Logger LOG = Logger.getLogger(ApiHandler.class.getName());
     private static final AtomicLong REQUEST_IDS = new AtomicLong();
+    /** A codec's reason quoted in a 400 is cut here: it may echo the client's bytes. */
+    private static final int MAX_REASON_CHARS = 160;
     private static final String REQUEST_ID_PREFIX = Long.toHexString(System.nanoTime() & 0xffffffL) + "-";
 
     private final VmmEndpoints endpoints;
@@ -43,6 +47,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     /** The request being answered (one at a time per connection: reads pause while an answer is pending). */
     private String routeName = "unknown";
     private long startNs;
+    /** This connection's timeouts (null in a pipeline without them). */
+    private ConnectionTimeouts timeouts;
 
     /** {@code inFlight} counts requests answered later (so that a shutdown can let them finish). */
     ApiHandler(final VmmEndpoints endpoints, final AtomicInteger inFlight)
@@ -52,18 +58,70 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     }
 
     @Override
+    public void handlerAdded(final ChannelHandlerContext ctx)
+    {
+        timeouts = ConnectionTimeouts.of(ctx);
+    }
+
+    @Override
     protected void channelRead0(final ChannelHandlerContext ctx, final FullHttpRequest request)
     {
+        if (timeouts != null)
+        {
+            if (timeouts.closing())
+            {
+                // A request pipelined behind an answer that ended the connection: never answered.
+                return;
+            }
+            timeouts.requestReceived();
+        }
         startNs = System.nanoTime();
         routeName = "unknown";
-        final boolean keepAlive = HttpUtil.isKeepAlive(request);
+        final boolean reserve = Boolean.TRUE.equals(ctx.channel().attr(ConnectionLimiter.RESERVE).get());
+        // A connection in the reserve serves one request only, so that the reserve empties again.
+        final boolean keepAlive = HttpUtil.isKeepAlive(request) && !reserve;
         if (!request.decoderResult().isSuccess())
         {
-            write(ctx, HttpAnswer.error(ApiError.badRequest("malformed HTTP request")), false);
+            write(ctx, decoderFailure(request.decoderResult().cause()), false);
             return;
         }
-        final String path = new QueryStringDecoder(request.uri()).path();
+        if (!supported(request.protocolVersion()))
+        {
+            LOG.fine(() -> "refused HTTP version " + request.protocolVersion());
+            write(ctx, HttpAnswer.error(new ApiError(505, null, "HTTP version not supported: "
+                + request.protocolVersion() + " (HTTP/1.1 and HTTP/1.0 are)")), false);
+            return;
+        }
+        final String path;
+        try
+        {
+            path = new QueryStringDecoder(request.uri()).path();
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            write(ctx, HttpAnswer.error(ApiError.badRequest("bad URI: " + ex.getMessage())), keepAlive);
+            return;
+        }
         final Route.Match match = Route.match(request.method(), path);
+        final Route found = match instanceof Route.Found hit ? hit.route() : null;
+        // As Dropshot: the version is checked before routing, except on the agent's own probes (scrapers and
+        // health checks send no api-version).
+        if (found != Route.HEALTH && found != Route.METRICS)
+        {
+            final String problem = ApiVersionCheck.problem(request.headers().get(ApiVersionCheck.HEADER));
+            if (problem != null)
+            {
+                write(ctx, HttpAnswer.error(ApiError.badRequest(problem)), keepAlive);
+                return;
+            }
+        }
+        if (reserve && found != Route.HEALTH && found != Route.VMM_FORCE_TERMINATE)
+        {
+            endpoints.metrics().connectionRefused(sledagent.agent.metrics.Metrics.CONNECTION_RESERVE);
+            write(ctx, HttpAnswer.error(ApiError.unavailable("too many connections: beyond the limit only GET "
+                + "/health and POST /vmms/{id}/force-terminate are answered")), false);
+            return;
+        }
         if (match instanceof Route.NotFound)
         {
             write(ctx, HttpAnswer.error(new ApiError(404, null, "Not Found")), keepAlive);
@@ -84,6 +142,33 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         {
             dispatch(ctx, (Route.Found)match, request, keepAlive);
         }
+    }
+
+    private static boolean supported(final HttpVersion version)
+    {
+        return "HTTP".equals(version.protocolName()) && version.majorVersion() == 1
+            && (version.minorVersion() == 1 || version.minorVersion() == 0);
+    }
+
+    /** What the codec could not parse: 414, 431 or 400, with the codec's reason (one line, bounded). */
+    private static HttpAnswer decoderFailure(final Throwable cause)
+    {
+        LOG.fine(() -> "malformed request: " + cause);
+        if (cause instanceof TooLongHttpLineException)
+        {
+            return HttpAnswer.error(new ApiError(414, null, "request line too long"));
+        }
+        if (cause instanceof TooLongHttpHeaderException)
+        {
+            return HttpAnswer.error(new ApiError(431, null, "request headers too large"));
+        }
+        String reason = cause == null || cause.getMessage() == null ? String.valueOf(cause) : cause.getMessage();
+        reason = reason.lines().findFirst().orElse("");
+        if (reason.length() > MAX_REASON_CHARS)
+        {
+            reason = reason.substring(0, MAX_REASON_CHARS) + "...";
+        }
+        return HttpAnswer.error(ApiError.badRequest("malformed HTTP request: " + reason));
     }
 
     private void dispatch(final ChannelHandlerContext ctx, final Route.Found found, final FullHttpRequest request,
@@ -149,11 +234,23 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
             ctx.writeAndFlush(response, ctx.voidPromise());
+            if (timeouts != null)
+            {
+                timeouts.answered();
+            }
         }
         else
         {
             response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+            if (timeouts == null)
+            {
+                ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            // The client may still be sending (a request the codec gave up on): a lingering close lets it
+            // read this answer instead of a reset.
+            ctx.writeAndFlush(response, ctx.voidPromise());
+            timeouts.lingerAndClose();
         }
     }
 
@@ -197,7 +294,9 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     @Override
     public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
     {
-        LOG.log(Level.FINE, "connection error", cause);
+        // Bad input never gets here (the codec reports it in the request's decoder result); this is the
+        // connection itself failing (reset by the peer): one line, no stack trace.
+        LOG.fine(() -> "connection " + ctx.channel().remoteAddress() + " failed: " + cause);
         ctx.close();
     }
 

@@ -41,9 +41,17 @@ public final class HttpServer implements AutoCloseable
         this.inFlight = inFlight;
     }
 
-    /** Binds {@code address} (port 0 picks a free one) and starts serving. */
+    /** Binds {@code address} (port 0 picks a free one) and starts serving, with the default limits. */
     public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
         final VmmManager manager, final Executor blocking, final PrometheusText prometheus)
+        throws InterruptedException
+    {
+        return start(address, eventLoopThreads, manager, blocking, prometheus, HttpLimits.DEFAULTS);
+    }
+
+    /** Binds {@code address} (port 0 picks a free one) and starts serving within {@code limits}. */
+    public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
+        final VmmManager manager, final Executor blocking, final PrometheusText prometheus, final HttpLimits limits)
         throws InterruptedException
     {
         final boolean epoll = Epoll.isAvailable();
@@ -60,7 +68,9 @@ public final class HttpServer implements AutoCloseable
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking, prometheus), inFlight))
+                .handler(new ConnectionLimiter(limits, manager.metrics()))
+                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking, prometheus), inFlight,
+                    limits))
                 .bind(address).sync().channel();
             LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ")");
             return new HttpServer(group, channel, inFlight);

@@ -5,7 +5,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The pipeline, and nothing else: codec, bounded aggregator, API handler. */
+/** The pipeline, and nothing else: timeouts (on raw bytes), codec, bounded aggregator, API handler. */
 final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
 {
     /** DESIGN.md: a body over 1 MiB is 413. */
@@ -13,17 +13,20 @@ final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
 
     private final VmmEndpoints endpoints;
     private final AtomicInteger inFlight;
+    private final HttpLimits limits;
 
-    HttpServerInitializer(final VmmEndpoints endpoints, final AtomicInteger inFlight)
+    HttpServerInitializer(final VmmEndpoints endpoints, final AtomicInteger inFlight, final HttpLimits limits)
     {
         this.endpoints = endpoints;
         this.inFlight = inFlight;
+        this.limits = limits;
     }
 
     @Override
     protected void initChannel(final SocketChannel channel)
     {
         channel.pipeline()
+            .addLast("timeouts", new ConnectionTimeouts(limits, endpoints.metrics()))
             .addLast("codec", new HttpServerCodec())
             .addLast("aggregator", new BoundedAggregator(MAX_BODY_BYTES))
             .addLast("api", new ApiHandler(endpoints, inFlight));

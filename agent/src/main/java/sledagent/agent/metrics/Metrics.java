@@ -20,6 +20,15 @@ public final class Metrics
     private static final long MAX_US = TimeUnit.HOURS.toMicros(1);
     private static final int DIGITS = 3;
 
+    /** Refused: over the limit and the reserve. */
+    public static final String CONNECTION_LIMIT = "limit";
+    /** Refused: admitted into the reserve, but its request was not health or force-terminate. */
+    public static final String CONNECTION_RESERVE = "reserve";
+    /** Closed: no request for the idle timeout. */
+    public static final String TIMEOUT_IDLE = "idle";
+    /** Answered 408 and closed: a request not read in full within the read timeout. */
+    public static final String TIMEOUT_READ = "read";
+
     private final Map<String, Map<Integer, LongAdder>> requests = new ConcurrentHashMap<>();
     private final Map<String, ConcurrentHistogram> requestLatency = new ConcurrentHashMap<>();
     private final ConcurrentHistogram teardown = histogram();
@@ -34,6 +43,11 @@ public final class Metrics
     private final AtomicInteger recordsBehind = new AtomicInteger();
     private final Map<String, LongAdder> killsWithoutRecord = new ConcurrentHashMap<>();
     private final LongAdder vmmFaults = new LongAdder();
+    private final AtomicInteger openConnections = new AtomicInteger();
+    private final Map<String, LongAdder> connectionsRefused = new ConcurrentHashMap<>(
+        Map.of(CONNECTION_LIMIT, new LongAdder(), CONNECTION_RESERVE, new LongAdder()));
+    private final Map<String, LongAdder> connectionsTimedOut = new ConcurrentHashMap<>(
+        Map.of(TIMEOUT_IDLE, new LongAdder(), TIMEOUT_READ, new LongAdder()));
 
     private static ConcurrentHistogram histogram()
     {
@@ -129,6 +143,29 @@ public final class Metrics
         vmmFaults.increment();
     }
 
+    /** A connection was accepted; returns how many are open now (this one included). */
+    public int connectionOpened()
+    {
+        return openConnections.incrementAndGet();
+    }
+
+    public void connectionClosed()
+    {
+        openConnections.decrementAndGet();
+    }
+
+    /** A connection refused: {@link #CONNECTION_LIMIT} or {@link #CONNECTION_RESERVE}. */
+    public void connectionRefused(final String reason)
+    {
+        connectionsRefused.computeIfAbsent(reason, r -> new LongAdder()).increment();
+    }
+
+    /** A connection closed by a timeout: {@link #TIMEOUT_IDLE} or {@link #TIMEOUT_READ}. */
+    public void connectionTimedOut(final String kind)
+    {
+        connectionsTimedOut.computeIfAbsent(kind, k -> new LongAdder()).increment();
+    }
+
     // ---- reads, for the exposition ----
 
     long recordWriteFailureCount()
@@ -149,6 +186,21 @@ public final class Metrics
     long vmmFaultCount()
     {
         return vmmFaults.sum();
+    }
+
+    int openConnections()
+    {
+        return Math.max(0, openConnections.get());
+    }
+
+    Map<String, Long> connectionsRefused()
+    {
+        return sums(connectionsRefused);
+    }
+
+    Map<String, Long> connectionsTimedOut()
+    {
+        return sums(connectionsTimedOut);
     }
 
     Map<String, Map<Integer, Long>> requestCounts()

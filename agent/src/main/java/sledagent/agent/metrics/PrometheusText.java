@@ -55,6 +55,19 @@ public final class PrometheusText
         metrics.requestLatencies().forEach((route, histogram) ->
             summary(out, "sled_agent_http_request_duration_seconds", "route=\"" + route + "\"", histogram));
 
+        header(out, "sled_agent_http_connections_open", "gauge", "HTTP connections open now.");
+        out.append("sled_agent_http_connections_open ").append(metrics.openConnections()).append('\n');
+        header(out, "sled_agent_http_connections_refused_total", "counter",
+            "HTTP connections refused: over the limit and its reserve, or in the reserve for another request.");
+        metrics.connectionsRefused().forEach((reason, count) -> out.append(
+            "sled_agent_http_connections_refused_total{reason=\"").append(reason).append("\"} ").append(count)
+            .append('\n'));
+        header(out, "sled_agent_http_connections_timed_out_total", "counter",
+            "HTTP connections closed by a timeout: idle (no request) or read (request not in within the bound, 408).");
+        metrics.connectionsTimedOut().forEach((kind, count) -> out.append(
+            "sled_agent_http_connections_timed_out_total{kind=\"").append(kind).append("\"} ").append(count)
+            .append('\n'));
+
         final PublisherStats stats = publisher.get();
         header(out, "sled_agent_publish_queue_depth", "gauge", "VMMs with a state not yet acknowledged by Nexus.");
         out.append("sled_agent_publish_queue_depth ").append(stats.queueDepth()).append('\n');
