@@ -10,7 +10,8 @@ import sledagent.agent.demo.Demo;
 import sledagent.agent.service.Daemon;
 
 /**
- * {@code sled-agent serve | demo | --version | --help}. Exit status: 0 ok, 2 bad usage, 1 failure.
+ * {@code sled-agent serve | demo | --version | --help}. Exit status: 0 ok, 2 bad usage or another agent holds
+ * the state directory or zone root, 1 failure.
  */
 public final class Main
 {
@@ -81,6 +82,11 @@ public final class Main
         catch (final UsageException ex)
         {
             return usage(err, ex.getMessage());
+        }
+        catch (final AlreadyRunningException ex)
+        {
+            err.println("sled-agent: " + ex.getMessage());
+            return 2;
         }
         catch (final Exception ex)
         {
