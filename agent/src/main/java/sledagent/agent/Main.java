@@ -31,6 +31,8 @@ public final class Main
                    --start-timeout DURATION  spawn to "Propolis ensured and running" (default 60s)
                    --zones BACKEND        auto (default), cgroup, pgroup, illumos or fake
                    --sweep-interval DURATION  how often unknown zones are removed (default 60s)
+                   --vmm-log-retention DURATION  keep a VMM's log this long after the VMM is gone (default 24h)
+                   --vmm-log-max-size SIZE  rotate a VMM's log past this size, one old copy kept (default 64MiB)
                    --log-format json|text one bunyan JSON object per line (default) or text
           config check FILE  read and validate a config file, print the settings
           demo     start the agent with a recording Nexus, run and stop one VMM, print what Nexus received
@@ -134,6 +136,8 @@ public final class Main
                     case "--sweep-interval" -> settings.sweepInterval(value(args, ++i, flag), flag);
                     case "--sled-id" -> settings.sledId(value(args, ++i, flag), flag);
                     case "--log-format" -> settings.logFormat(value(args, ++i, flag), flag);
+                    case "--vmm-log-retention" -> settings.vmmLogRetention(value(args, ++i, flag), flag);
+                    case "--vmm-log-max-size" -> settings.vmmLogMaxSize(value(args, ++i, flag), flag);
                     default -> throw new UsageException("unknown option '" + flag + "' for serve");
                 }
             }
@@ -194,6 +198,8 @@ public final class Main
         out.println("  zones           " + config.zoneBackend());
         out.println("  sweep_interval  " + config.sweepIntervalMs() + " ms");
         out.println("  log_format      " + settings.logFormat().name().toLowerCase(java.util.Locale.ROOT));
+        out.println("  vmm_log_retention " + config.vmmLogRetentionMs() + " ms");
+        out.println("  vmm_log_max_size  " + config.vmmLogMaxBytes() + " bytes");
         return 0;
     }
 

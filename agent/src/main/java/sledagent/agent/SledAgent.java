@@ -30,6 +30,7 @@ import sledagent.agent.persist.StoredVmm;
 import sledagent.agent.persist.VmmStore;
 import sledagent.agent.publish.NexusClient;
 import sledagent.agent.publish.StatePublisher;
+import sledagent.agent.runtime.LogJanitor;
 import sledagent.agent.runtime.RuntimeSettings;
 import sledagent.agent.runtime.ZoneSweeper;
 import sledagent.agent.runtime.ZoneVmmDriver;
@@ -63,6 +64,8 @@ public final class SledAgent implements AutoCloseable
     private static final long MONITOR_POLL_MS = 30_000;
     private static final long EMPTY_BOUND_MS = 10_000;
     private static final long PUBLISH_FLUSH_BOUND_MS = 5_000;
+    /** VMM logs are checked for size and age at least this often (or every sweep, if that is more often). */
+    private static final long LOG_CHECK_MAX_INTERVAL_MS = 10_000;
 
     private final Deque<AutoCloseable> resources;
     private final VmmManager manager;
@@ -144,6 +147,11 @@ public final class SledAgent implements AutoCloseable
                 Duration.ofMillis(EMPTY_BOUND_MS), timer, blockingPool, config.sweepIntervalMs(), owner);
             resources.push(sweeper);
             sweeper.start();
+            final LogJanitor logJanitor = new LogJanitor(config.stateDir().resolve("logs"),
+                id -> manager.table().get(id) != null, config.vmmLogRetentionMs(), config.vmmLogMaxBytes(), timer,
+                blockingPool, Math.min(config.sweepIntervalMs(), LOG_CHECK_MAX_INTERVAL_MS));
+            resources.push(logJanitor);
+            logJanitor.start();
             // Closed after the server: what is still queued for Nexus gets a bounded chance to go out.
             resources.push(() ->
             {

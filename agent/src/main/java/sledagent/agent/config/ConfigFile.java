@@ -58,6 +58,8 @@ public final class ConfigFile
                 case "sweep_interval" -> settings.sweepInterval(text(value, source, key), source);
                 case "sled_id" -> settings.sledId(text(value, source, key), source);
                 case "log_format" -> settings.logFormat(text(value, source, key), source);
+                case "vmm_log_retention" -> settings.vmmLogRetention(text(value, source, key), source);
+                case "vmm_log_max_size" -> settings.vmmLogMaxSize(text(value, source, key), source);
                 default -> throw new ServeSettings.SettingException(source, key, "unknown setting; known: "
                     + String.join(", ", ServeSettings.KEYS));
             }
