@@ -21,6 +21,8 @@ import sledagent.agent.http.HttpLimits;
  * @param zoneBackend  which zone backend: auto, cgroup, pgroup, illumos or fake
  * @param sweepIntervalMs how often zones the agent has no record of are looked for and removed
  * @param httpLimits  the HTTP API's connection limit and timeouts (null: the defaults)
+ * @param vmmLogRetentionMs how long a VMM's log is kept after its VMM left the table (and the log went quiet)
+ * @param vmmLogMaxBytes  a running VMM's log is rotated (one old copy kept) once it is larger than this
  */
 public record AgentConfig(
     InetSocketAddress listen,
@@ -32,7 +34,9 @@ public record AgentConfig(
     long startTimeoutMs,
     String zoneBackend,
     long sweepIntervalMs,
-    HttpLimits httpLimits)
+    HttpLimits httpLimits,
+    long vmmLogRetentionMs,
+    long vmmLogMaxBytes)
 {
     public static final String DEFAULT_LISTEN = "127.0.0.1:12345";
     public static final long DEFAULT_STOP_GRACE_MS = 600_000;
@@ -40,6 +44,8 @@ public record AgentConfig(
     public static final long DEFAULT_START_TIMEOUT_MS = 60_000;
     public static final String DEFAULT_ZONE_BACKEND = "auto";
     public static final long DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+    public static final long DEFAULT_VMM_LOG_RETENTION_MS = 24 * 3_600_000L;
+    public static final long DEFAULT_VMM_LOG_MAX_BYTES = 64L << 20;
 
     public AgentConfig
     {
@@ -59,6 +65,10 @@ public record AgentConfig(
         {
             throw new IllegalArgumentException("sweep interval must be positive");
         }
+        if (vmmLogRetentionMs <= 0 || vmmLogMaxBytes <= 0)
+        {
+            throw new IllegalArgumentException("VMM log retention and max size must be positive");
+        }
         zoneBackend = zoneBackend == null ? DEFAULT_ZONE_BACKEND : zoneBackend;
         httpLimits = httpLimits == null ? HttpLimits.DEFAULTS : httpLimits;
         for (final URI url : nexusUrls)
@@ -70,13 +80,13 @@ public record AgentConfig(
         }
     }
 
-    /** Every setting but the HTTP limits, which take their defaults. */
+    /** Every setting but the HTTP limits and the VMM log limits, which take their defaults. */
     public AgentConfig(final InetSocketAddress listen, final List<URI> nexusUrls, final Path stateDir,
         final long stopGraceMs, final Path zoneRoot, final UUID sledId, final long startTimeoutMs,
         final String zoneBackend, final long sweepIntervalMs)
     {
         this(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend,
-            sweepIntervalMs, HttpLimits.DEFAULTS);
+            sweepIntervalMs, HttpLimits.DEFAULTS, DEFAULT_VMM_LOG_RETENTION_MS, DEFAULT_VMM_LOG_MAX_BYTES);
     }
 
     /** The settings most callers give; the rest take their defaults. */

@@ -10,7 +10,8 @@ import sledagent.agent.demo.Demo;
 import sledagent.agent.service.Daemon;
 
 /**
- * {@code sled-agent serve | demo | --version | --help}. Exit status: 0 ok, 2 bad usage, 1 failure.
+ * {@code sled-agent serve | demo | --version | --help}. Exit status: 0 ok, 2 bad usage or another agent holds
+ * the state directory or zone root, 1 failure.
  */
 public final class Main
 {
@@ -30,6 +31,8 @@ public final class Main
                    --start-timeout DURATION  spawn to "Propolis ensured and running" (default 60s)
                    --zones BACKEND        auto (default), cgroup, pgroup, illumos or fake
                    --sweep-interval DURATION  how often unknown zones are removed (default 60s)
+                   --vmm-log-retention DURATION  keep a VMM's log this long after the VMM is gone (default 24h)
+                   --vmm-log-max-size SIZE  rotate a VMM's log past this size, one old copy kept (default 64MiB)
                    --log-format json|text one bunyan JSON object per line (default) or text
                    --max-connections N    HTTP connections served at once (default 4096); beyond it new
                                           ones are closed at once, but for a reserve of 32 that may only
@@ -88,6 +91,11 @@ public final class Main
         {
             return usage(err, ex.getMessage());
         }
+        catch (final AlreadyRunningException ex)
+        {
+            err.println("sled-agent: " + ex.getMessage());
+            return 2;
+        }
         catch (final Exception ex)
         {
             err.println("sled-agent: " + ex);
@@ -137,6 +145,8 @@ public final class Main
                     case "--max-connections" -> settings.maxConnections(value(args, ++i, flag), flag);
                     case "--idle-timeout" -> settings.idleTimeout(value(args, ++i, flag), flag);
                     case "--read-timeout" -> settings.readTimeout(value(args, ++i, flag), flag);
+                    case "--vmm-log-retention" -> settings.vmmLogRetention(value(args, ++i, flag), flag);
+                    case "--vmm-log-max-size" -> settings.vmmLogMaxSize(value(args, ++i, flag), flag);
                     default -> throw new UsageException("unknown option '" + flag + "' for serve");
                 }
             }
@@ -201,6 +211,8 @@ public final class Main
             + config.httpLimits().reserveConnections() + " reserved for health and force-terminate)");
         out.println("  idle_timeout    " + config.httpLimits().idleTimeoutMs() + " ms");
         out.println("  read_timeout    " + config.httpLimits().readTimeoutMs() + " ms");
+        out.println("  vmm_log_retention " + config.vmmLogRetentionMs() + " ms");
+        out.println("  vmm_log_max_size  " + config.vmmLogMaxBytes() + " bytes");
         return 0;
     }
 

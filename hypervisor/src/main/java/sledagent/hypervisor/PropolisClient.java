@@ -49,6 +49,12 @@ import sledagent.api.propolis.PropolisStateRequested;
  * </ul>
  * Cancelling a returned future aborts its HTTP exchange. Futures complete on the client's own two threads: do not
  * block in a non-async continuation; hand work to your own executor with the {@code *Async} variants.
+ *
+ * <p>Bounded per address: the JDK's {@link HttpClient} keeps about 240 B for every address it ever pooled a
+ * connection to (its connection pool leaves the key and an empty list behind when the last connection closes),
+ * and never frees it. So the client is replaced by a fresh one (a new generation) once {@link #forget} was
+ * called for {@code maxForgotten} addresses it used, or once it saw {@code maxAddresses} distinct addresses;
+ * calls in flight finish on the old one, which is then garbage. A live VMM's next call simply reconnects.
  */
 public final class PropolisClient implements AutoCloseable
 {
@@ -62,8 +68,17 @@ public final class PropolisClient implements AutoCloseable
     // The JDK's request timeout stops at the response headers; this backstop also bounds a stalled body.
     private static final long BACKSTOP_GRACE_MS = 250;
 
+    /** Default: a new generation after this many forgotten addresses (about 240 KB of the JDK's leftovers). */
+    public static final int DEFAULT_MAX_FORGOTTEN = 1_024;
+    /** Default: a new generation after this many distinct addresses, forgotten or not (a backstop, ~31 MB). */
+    public static final int DEFAULT_MAX_ADDRESSES = 131_072;
+
     private final ScheduledThreadPoolExecutor executor;
-    private final HttpClient http;
+    private final Duration connectTimeout;
+    private final int maxForgotten;
+    private final int maxAddresses;
+    private final AtomicInteger generations = new AtomicInteger();
+    private volatile Generation current;
     private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
@@ -72,18 +87,92 @@ public final class PropolisClient implements AutoCloseable
      */
     public PropolisClient(final Duration connectTimeout)
     {
+        this(connectTimeout, DEFAULT_MAX_FORGOTTEN, DEFAULT_MAX_ADDRESSES);
+    }
+
+    /**
+     * @param connectTimeout bound on establishing a TCP connection to a Propolis
+     * @param maxForgotten   forgotten addresses after which the HTTP client is replaced
+     * @param maxAddresses   distinct addresses after which the HTTP client is replaced
+     */
+    public PropolisClient(final Duration connectTimeout, final int maxForgotten, final int maxAddresses)
+    {
         requirePositive(connectTimeout, "connectTimeout");
+        if (maxForgotten <= 0 || maxAddresses <= 0)
+        {
+            throw new IllegalArgumentException("bounds must be positive: " + maxForgotten + ", " + maxAddresses);
+        }
+        this.connectTimeout = connectTimeout;
+        this.maxForgotten = maxForgotten;
+        this.maxAddresses = maxAddresses;
         executor = new ScheduledThreadPoolExecutor(EXECUTOR_THREADS, daemonThreads());
         executor.setRemoveOnCancelPolicy(true);
         executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
-        http = HttpClient.newBuilder()
+        current = newGeneration();
+    }
+
+    private Generation newGeneration()
+    {
+        generations.incrementAndGet();
+        return new Generation(HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(connectTimeout)
             .executor(executor)
             .followRedirects(HttpClient.Redirect.NEVER)
             // A Propolis is always reached directly; never through a JVM-wide proxy setting.
             .proxy(HttpClient.Builder.NO_PROXY)
-            .build();
+            .build());
+    }
+
+    /**
+     * The VMM at {@code addr} is gone: whatever the client keeps for it may go. Counts towards replacing the
+     * HTTP client (see the class comment); an address not used since the last replacement is ignored.
+     */
+    public void forget(final String addr)
+    {
+        final Generation generation = current;
+        if (addr != null && generation.addresses.remove(addr)
+            && generation.forgotten.incrementAndGet() >= maxForgotten)
+        {
+            replace(generation);
+        }
+    }
+
+    /** Distinct addresses the current HTTP client has been used for and not forgotten. */
+    public int addressesTracked()
+    {
+        return current.addresses.size();
+    }
+
+    /** How many HTTP clients were made so far (1 + replacements). */
+    public int generations()
+    {
+        return generations.get();
+    }
+
+    private void replace(final Generation old)
+    {
+        synchronized (this)
+        {
+            if (current == old && !closed)
+            {
+                current = newGeneration();
+            }
+        }
+    }
+
+    /** One {@link HttpClient} and the addresses it was used for. */
+    private static final class Generation
+    {
+        final HttpClient http;
+        final Set<String> addresses = ConcurrentHashMap.newKeySet();
+        final AtomicInteger forgotten = new AtomicInteger();
+        final AtomicInteger seen = new AtomicInteger();
+
+        Generation(final HttpClient http)
+        {
+            this.http = http;
+        }
     }
 
     /**
@@ -204,9 +293,14 @@ public final class PropolisClient implements AutoCloseable
             result.completeExceptionally(new IOException("PropolisClient closed"));
             return result;
         }
+        final Generation generation = current;
+        if (generation.addresses.add(addr) && generation.seen.incrementAndGet() >= maxAddresses)
+        {
+            replace(generation);
+        }
         try
         {
-            exchange = http.sendAsync(request, BodyHandlers.ofByteArray());
+            exchange = generation.http.sendAsync(request, BodyHandlers.ofByteArray());
         }
         catch (final RuntimeException e)
         {

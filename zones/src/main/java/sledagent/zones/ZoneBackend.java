@@ -55,6 +55,29 @@ public interface ZoneBackend extends AutoCloseable
     /** Removes an empty zone; a zone that is already gone is not an error. */
     void destroy(Zone zone);
 
+    /**
+     * Marks {@code zone} as belonging to the agent whose owner token is {@code owner}, where the backend keeps
+     * it with the zone (a cgroup xattr on Linux), so that an agent sweeping the same root can tell its own
+     * zones from another agent's. Replaces an earlier mark.
+     *
+     * @param owner a token checked by {@link ZoneNames#checkOwner}
+     * @return true if the mark is stored; false if this backend cannot store marks (its zones stay unmarked)
+     */
+    default boolean markOwner(final Zone zone, final String owner)
+    {
+        ZoneNames.checkOwner(owner);
+        return false;
+    }
+
+    /**
+     * The owner token stored with {@code zone} by {@link #markOwner}, or null if it has none (made by an agent
+     * version without marks, marked by nobody yet, gone, or a backend that cannot store marks).
+     */
+    default String owner(final Zone zone)
+    {
+        return null;
+    }
+
     /** Names of every zone with {@link #ZONE_PREFIX} under this backend's root. */
     List<String> list();
 

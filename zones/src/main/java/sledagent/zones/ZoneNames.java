@@ -10,6 +10,8 @@ import java.util.regex.Pattern;
 public final class ZoneNames
 {
     private static final Pattern SUFFIX = Pattern.compile("[A-Za-z0-9._-]+");
+    /** Owner tokens: short and plain, so they fit an xattr, a file or a zonecfg attribute as they are. */
+    private static final Pattern OWNER = Pattern.compile("[A-Za-z0-9._-]{1,64}");
 
     private ZoneNames()
     {
@@ -35,5 +37,20 @@ public final class ZoneNames
                 " followed by letters, digits, '.', '_' or '-'");
         }
         return name;
+    }
+
+    /**
+     * Returns {@code owner} if it is a valid owner token (1 to 64 letters, digits, '.', '_' or '-').
+     *
+     * @throws IllegalArgumentException otherwise.
+     */
+    public static String checkOwner(final String owner)
+    {
+        if (owner == null || !OWNER.matcher(owner).matches())
+        {
+            throw new IllegalArgumentException("bad zone owner token '" + owner + "': 1 to 64 letters, digits, "
+                + "'.', '_' or '-'");
+        }
+        return owner;
     }
 }

@@ -55,6 +55,12 @@ public abstract class ZoneBackendContract
         return true;
     }
 
+    /** True if the backend stores owner marks ({@link ZoneBackend#markOwner}); false: zones stay unmarked. */
+    protected boolean supportsOwnerMarks()
+    {
+        return true;
+    }
+
     /** Puts something that is not one of our zones where {@link ZoneBackend#list()} looks, if the backend can. */
     protected void plantForeignZone(final String name) throws Exception
     {
@@ -128,6 +134,36 @@ public abstract class ZoneBackendContract
         assertThat(backend.list()).containsExactly(first.name());
         assertThat(backend.isEmpty(first)).isTrue();
         assertThat(backend.name()).isNotBlank();
+    }
+
+    @Test
+    void shouldStoreOwnerMarkPerZoneAndForgetItWithTheZone()
+    {
+        final Zone marked = backend.create(zoneName("marked"));
+        final Zone unmarked = backend.create(zoneName("unmarked"));
+        assertThat(backend.owner(marked)).as("a new zone has no mark").isNull();
+
+        final boolean stored = backend.markOwner(marked, "agent-1.a_b");
+
+        assertThat(stored).isEqualTo(supportsOwnerMarks());
+        assertThat(backend.owner(marked)).isEqualTo(stored ? "agent-1.a_b" : null);
+        assertThat(backend.owner(unmarked)).isNull();
+        if (stored)
+        {
+            backend.markOwner(marked, "agent-2");
+            assertThat(backend.owner(marked)).as("a mark is replaced").isEqualTo("agent-2");
+        }
+        for (final String bad : new String[] {"", "a/b", "a b", "x".repeat(65), "caf\u00e9"})
+        {
+            assertThatThrownBy(() -> backend.markOwner(marked, bad)).as(bad)
+                .isInstanceOf(IllegalArgumentException.class);
+        }
+        assertThatThrownBy(() -> backend.markOwner(marked, null)).isInstanceOf(IllegalArgumentException.class);
+
+        backend.destroy(marked);
+        assertThat(backend.owner(marked)).as("gone with its zone").isNull();
+        final Zone again = backend.create(marked.name());
+        assertThat(backend.owner(again)).as("a zone made again starts unmarked").isNull();
     }
 
     @Test

@@ -68,6 +68,8 @@ public final class ConfigFile
                 }
                 case "idle_timeout" -> settings.idleTimeout(text(value, source, key), source);
                 case "read_timeout" -> settings.readTimeout(text(value, source, key), source);
+                case "vmm_log_retention" -> settings.vmmLogRetention(text(value, source, key), source);
+                case "vmm_log_max_size" -> settings.vmmLogMaxSize(text(value, source, key), source);
                 default -> throw new ServeSettings.SettingException(source, key, "unknown setting; known: "
                     + String.join(", ", ServeSettings.KEYS));
             }

@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import sledagent.agent.AgentConfig;
 import sledagent.agent.Durations;
 import sledagent.agent.http.HttpLimits;
@@ -20,7 +22,9 @@ public final class ServeSettings
     /** Every key of the config file; the flag of each is {@code --} plus the key with '-' for '_'. */
     public static final List<String> KEYS = List.of("listen", "nexus_urls", "state_dir", "stop_grace",
         "start_timeout", "zone_root", "zones", "sweep_interval", "sled_id", "log_format",
-        "max_connections", "idle_timeout", "read_timeout");
+        "max_connections", "idle_timeout", "read_timeout", "vmm_log_retention", "vmm_log_max_size");
+
+    private static final Pattern SIZE = Pattern.compile("([0-9]{1,12})\\s*(|k|KiB|K|M|MiB|G|GiB)");
 
     private String listen = AgentConfig.DEFAULT_LISTEN;
     private List<URI> nexusUrls = new ArrayList<>();
@@ -31,6 +35,8 @@ public final class ServeSettings
     private Path zoneRoot;
     private String zones = AgentConfig.DEFAULT_ZONE_BACKEND;
     private long sweepIntervalMs = AgentConfig.DEFAULT_SWEEP_INTERVAL_MS;
+    private long vmmLogRetentionMs = AgentConfig.DEFAULT_VMM_LOG_RETENTION_MS;
+    private long vmmLogMaxBytes = AgentConfig.DEFAULT_VMM_LOG_MAX_BYTES;
     private UUID sledId;
     private LogFormat logFormat = LogFormat.JSON;
     private int maxConnections = HttpLimits.DEFAULT_MAX_CONNECTIONS;
@@ -119,6 +125,35 @@ public final class ServeSettings
         sweepIntervalMs = duration(value, source, "sweep_interval");
     }
 
+    public void vmmLogRetention(final String value, final String source)
+    {
+        vmmLogRetentionMs = duration(value, source, "vmm_log_retention");
+    }
+
+    /** A size: a number of bytes, or with a suffix k/KiB, M/MiB, G/GiB (powers of 1024), e.g. {@code 64MiB}. */
+    public void vmmLogMaxSize(final String value, final String source)
+    {
+        final Matcher matcher = SIZE.matcher(value.strip());
+        if (!matcher.matches())
+        {
+            throw new SettingException(source, "vmm_log_max_size", "expected a size like 64MiB or 1048576, got '"
+                + value + "'");
+        }
+        final int shift = switch (matcher.group(2))
+        {
+            case "k", "K", "KiB" -> 10;
+            case "M", "MiB" -> 20;
+            case "G", "GiB" -> 30;
+            default -> 0;
+        };
+        final long bytes = Long.parseLong(matcher.group(1)) << shift;
+        if (bytes <= 0)
+        {
+            throw new SettingException(source, "vmm_log_max_size", "must be positive, got '" + value + "'");
+        }
+        vmmLogMaxBytes = bytes;
+    }
+
     public void sledId(final String value, final String source)
     {
         try
@@ -179,7 +214,8 @@ public final class ServeSettings
     {
         return new AgentConfig(AgentConfig.parseHostPort(listen), nexusUrls, stateDir, stopGraceMs, zoneRoot,
             sledId == null ? UUID.randomUUID() : sledId, startTimeoutMs, zones, sweepIntervalMs,
-            HttpLimits.DEFAULTS.with(maxConnections, idleTimeoutMs, readTimeoutMs));
+            HttpLimits.DEFAULTS.with(maxConnections, idleTimeoutMs, readTimeoutMs), vmmLogRetentionMs,
+            vmmLogMaxBytes);
     }
 
     private static long duration(final String value, final String source, final String key)

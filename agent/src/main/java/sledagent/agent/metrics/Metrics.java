@@ -38,6 +38,7 @@ public final class Metrics
     private final LongAdder publishRetries = new LongAdder();
     private final LongAdder publishAcknowledged = new LongAdder();
     private final LongAdder publishRefused = new LongAdder();
+    private final LongAdder publishWoken = new LongAdder();
     private final AtomicInteger stopDeadlinesPending = new AtomicInteger();
     private final LongAdder recordWriteFailures = new LongAdder();
     private final AtomicInteger recordsBehind = new AtomicInteger();
@@ -95,6 +96,17 @@ public final class Metrics
     public void publishAcknowledged()
     {
         publishAcknowledged.increment();
+    }
+
+    /** {@code count} VMMs waiting in back-off were retried at once because Nexus answered again. */
+    public void publishWoken(final int count)
+    {
+        publishWoken.add(count);
+    }
+
+    long publishWokenCount()
+    {
+        return publishWoken.sum();
     }
 
     public void publishRefused()

@@ -80,6 +80,8 @@ public final class PrometheusText
             metrics.publishAcknowledgedCount());
         counter(out, "sled_agent_publish_refused_total", "States refused by Nexus with a 4xx (dropped).",
             metrics.publishRefusedCount());
+        counter(out, "sled_agent_publish_woken_total", "Retries moved forward (back-off reset) because Nexus "
+            + "answered again after failures.", metrics.publishWokenCount());
 
         header(out, "sled_agent_stop_deadlines_pending", "gauge", "Stop grace deadlines armed and not yet done.");
         out.append("sled_agent_stop_deadlines_pending ").append(metrics.stopDeadlinesPending()).append('\n');

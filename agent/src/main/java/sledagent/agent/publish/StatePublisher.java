@@ -1,10 +1,14 @@
 package sledagent.agent.publish;
 
+import io.netty.util.Timeout;
 import io.netty.util.Timer;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 import sledagent.agent.metrics.Metrics;
@@ -19,6 +23,14 @@ import sledagent.api.SledVmmState;
  * URL each time); 4xx is permanent: logged and dropped. Never blocks the caller. When a generation is done
  * with (acknowledged or refused for good) the VMM's actor is told, so it can leave the table only after its
  * terminal state is out.
+ *
+ * <p>Catch-up after an outage: per-VMM back-off grows to minutes while Nexus is down, so on its own each VMM
+ * would notice Nexus is back only at its next retry. Instead, any answer from Nexus (2xx or 4xx) wakes every VMM
+ * waiting in back-off: its back-off is reset and its retry moved to within {@link #WAKE_WINDOW_MS}, at most
+ * {@link #WAKE_BATCH} every {@link #WAKE_STEP_MS} (about 1,600 a second), so a recovering Nexus sees a bounded
+ * ramp, not all of them at once. So that Nexus's return is noticed at all while every VMM waits minutes, one
+ * waiting VMM is retried early (a probe) whenever no attempt went out for {@link #PROBE_INTERVAL_MS}: one
+ * request a second during an outage. Newest-state-only and one request in flight per VMM are unchanged.
  */
 public final class StatePublisher implements AutoCloseable
 {
@@ -27,14 +39,36 @@ public final class StatePublisher implements AutoCloseable
     private final NexusClient nexus;
     private final Timer timer;
     private final Metrics metrics;
+    /** Woken retries are spread: this many per step. */
+    static final int WAKE_BATCH = 32;
+    /** Woken retries are spread: one batch every this many ms. */
+    static final long WAKE_STEP_MS = 20;
+    /** A retry due sooner than this is left as it is; wake-ups are at most this often. */
+    static final long WAKE_WINDOW_MS = 100;
+    /** While VMMs back off, an attempt goes out at least this often. */
+    static final long PROBE_INTERVAL_MS = 1_000;
+
     private final Map<UUID, Slot> slots = new ConcurrentHashMap<>();
+    private final Backoff backoff;
+    /** VMMs whose retry is scheduled after a failure (not yet fired). */
+    private final AtomicInteger backingOff = new AtomicInteger();
+    private final AtomicLong lastWakeNs = new AtomicLong(System.nanoTime() - TimeUnit.SECONDS.toNanos(1));
+    private volatile long lastAttemptNs = System.nanoTime();
+    private final AtomicBoolean probeArmed = new AtomicBoolean();
     private volatile boolean closed;
 
     public StatePublisher(final NexusClient nexus, final Timer timer, final Metrics metrics)
     {
+        this(nexus, timer, metrics, Backoff.PUBLISH);
+    }
+
+    /** As above with another retry policy (tests shorten it). */
+    public StatePublisher(final NexusClient nexus, final Timer timer, final Metrics metrics, final Backoff backoff)
+    {
         this.nexus = nexus;
         this.timer = timer;
         this.metrics = metrics;
+        this.backoff = backoff;
     }
 
     /** Age in ms of the oldest state not yet acknowledged (0 when nothing is waiting). */
@@ -123,16 +157,19 @@ public final class StatePublisher implements AutoCloseable
             return;
         }
         final int urlIndex = slot.urlIndex;
+        lastAttemptNs = System.nanoTime();
         nexus.putVmmState(urlIndex, slot.propolisId, state).whenComplete((status, error) ->
         {
             if (error == null && status >= 200 && status < 300)
             {
                 metrics.publishAcknowledged();
+                wakeBackedOff();
                 settled(slot, state);
             }
             else if (error == null && status >= 400 && status < 500)
             {
                 metrics.publishRefused();
+                wakeBackedOff();
                 LOG.warning(() -> "vmm " + slot.propolisId + ": Nexus refused gen " + state.vmmState().gen()
                     + " with " + status + "; dropped");
                 settled(slot, state);
@@ -187,16 +224,31 @@ public final class StatePublisher implements AutoCloseable
             {
                 return;
             }
-            delayMs = Backoff.PUBLISH.delayMs(slot.failures++);
+            delayMs = backoff.delayMs(slot.failures++);
             slot.urlIndex++;
+            scheduleRetry(slot, delayMs);
         }
         metrics.publishRetry();
         LOG.warning(() -> "vmm " + slot.propolisId + ": publish failed (" + reason + "); retry in " + delayMs + " ms");
-        timer.newTimeout(timeout ->
+    }
+
+    /** Schedules the slot's next attempt in {@code delayMs}; holds the slot's monitor. */
+    private void scheduleRetry(final Slot slot, final long delayMs)
+    {
+        backingOff.incrementAndGet();
+        armProbe();
+        slot.retryAtNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delayMs);
+        slot.retry = timer.newTimeout(timeout ->
         {
             final SledVmmState newest;
             synchronized (slot)
             {
+                if (slot.retry != timeout)
+                {
+                    return; // Rescheduled by a wake-up; that timeout counts itself.
+                }
+                slot.retry = null;
+                backingOff.decrementAndGet();
                 if (slot.forgotten)
                 {
                     return;
@@ -205,6 +257,88 @@ public final class StatePublisher implements AutoCloseable
             }
             send(slot, newest);
         }, delayMs, TimeUnit.MILLISECONDS);
+    }
+
+    /** Arms the probe timer if it is not armed; it disarms itself once nothing backs off. */
+    private void armProbe()
+    {
+        if (!probeArmed.compareAndSet(false, true))
+        {
+            return;
+        }
+        timer.newTimeout(timeout ->
+        {
+            probeArmed.set(false);
+            if (backingOff.get() == 0 || closed)
+            {
+                return;
+            }
+            if (System.nanoTime() - lastAttemptNs >= TimeUnit.MILLISECONDS.toNanos(PROBE_INTERVAL_MS))
+            {
+                probe();
+            }
+            armProbe();
+        }, PROBE_INTERVAL_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /** Moves one waiting VMM's retry to now (its back-off is kept): its answer tells whether Nexus is back. */
+    private void probe()
+    {
+        final long nowNs = System.nanoTime();
+        for (final Slot slot : slots.values())
+        {
+            synchronized (slot)
+            {
+                final Timeout pending = slot.retry;
+                if (pending != null && !slot.forgotten && slot.retryAtNs - nowNs > 0 && pending.cancel())
+                {
+                    backingOff.decrementAndGet();
+                    scheduleRetry(slot, 1);
+                    return;
+                }
+            }
+        }
+    }
+
+    /**
+     * Nexus answered: every VMM waiting in back-off for longer than {@link #WAKE_WINDOW_MS} is moved to a retry
+     * soon, with its back-off reset. Cheap when nothing backs off; at most one scan per window.
+     */
+    private void wakeBackedOff()
+    {
+        if (backingOff.get() == 0 || closed)
+        {
+            return;
+        }
+        final long nowNs = System.nanoTime();
+        final long last = lastWakeNs.get();
+        if (nowNs - last < TimeUnit.MILLISECONDS.toNanos(WAKE_WINDOW_MS) || !lastWakeNs.compareAndSet(last, nowNs))
+        {
+            return;
+        }
+        final long windowNs = TimeUnit.MILLISECONDS.toNanos(WAKE_WINDOW_MS);
+        int woken = 0;
+        for (final Slot slot : slots.values())
+        {
+            synchronized (slot)
+            {
+                final Timeout pending = slot.retry;
+                if (pending == null || slot.forgotten || slot.retryAtNs - nowNs <= windowNs || !pending.cancel())
+                {
+                    continue;
+                }
+                backingOff.decrementAndGet();
+                slot.failures = 0;
+                scheduleRetry(slot, 1 + (woken / WAKE_BATCH) * WAKE_STEP_MS);
+            }
+            woken++;
+        }
+        if (woken > 0)
+        {
+            metrics.publishWoken(woken);
+            final int count = woken;
+            LOG.info(() -> "Nexus answers again: " + count + " VMM state(s) waiting in back-off retried now");
+        }
     }
 
     /**
@@ -238,6 +372,10 @@ public final class StatePublisher implements AutoCloseable
         private boolean retired;
         private int failures;
         private int urlIndex;
+        /** The scheduled retry after a failure, or null. */
+        private Timeout retry;
+        /** When {@link #retry} fires (System.nanoTime). */
+        private long retryAtNs;
         /** When the oldest state not yet acknowledged was queued (System.nanoTime), or 0. */
         private long waitingSinceNs;
 

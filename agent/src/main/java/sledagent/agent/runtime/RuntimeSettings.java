@@ -18,6 +18,7 @@ import java.util.function.Function;
  * @param emptyBoundMs    how long a killed zone may take to empty before the teardown is retried
  * @param vmmCommand      the argv that starts a VMM serving at the given address
  * @param sledId          this sled's id, given to Propolis in its instance metadata
+ * @param zoneOwner       the owner token each new zone is marked with (null: zones are not marked)
  */
 public record RuntimeSettings(
     Path stateDir,
@@ -27,7 +28,8 @@ public record RuntimeSettings(
     long monitorPollMs,
     long emptyBoundMs,
     Function<String, List<String>> vmmCommand,
-    UUID sledId)
+    UUID sledId,
+    String zoneOwner)
 {
     public RuntimeSettings
     {

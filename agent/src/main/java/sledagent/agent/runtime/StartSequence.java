@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.logging.Logger;
 import sledagent.agent.vmm.Event;
 import sledagent.api.InstanceEnsureBody;
 import sledagent.api.propolis.InstanceEnsureRequest;
@@ -31,6 +32,7 @@ import sledagent.zones.ZoneProcess;
 final class StartSequence
 {
     /** First retry of a Propolis that does not accept connections yet; doubles up to the cap. */
+    private static final Logger LOG = Logger.getLogger(StartSequence.class.getName());
     private static final long FIRST_POLL_MS = 5;
     private static final long MAX_POLL_MS = 200;
     private static final String SLED_MODEL = "sled-agent-java";
@@ -62,6 +64,7 @@ final class StartSequence
         try
         {
             final Zone zone = zones.create(zoneName);
+            markOwner(zone);
             final ZoneProcess process = zones.spawn(zone, settings.vmmCommand().apply(addr),
                 settings.vmmLogFile(zoneName));
             onSpawned.accept(process);
@@ -141,6 +144,26 @@ final class StartSequence
                 return false;
             }
             throw ex;
+        }
+    }
+
+    /**
+     * Marks the zone as this agent's, so no other agent's sweep takes it. Best effort: an unmarked zone is still
+     * treated as ours by our own sweeper, so a failed mark must not fail the start.
+     */
+    private void markOwner(final Zone zone)
+    {
+        if (settings.zoneOwner() == null)
+        {
+            return;
+        }
+        try
+        {
+            zones.markOwner(zone, settings.zoneOwner());
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.warning(() -> "vmm " + propolisId + ": cannot mark zone " + zone.name() + " as ours: " + ex);
         }
     }
 

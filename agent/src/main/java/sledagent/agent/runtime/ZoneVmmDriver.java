@@ -2,8 +2,10 @@ package sledagent.agent.runtime;
 
 import io.netty.util.Timeout;
 import io.netty.util.Timer;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -41,6 +43,11 @@ public final class ZoneVmmDriver implements VmmDriver
     private final StatePublisher publisher;
     private final RuntimeSettings settings;
     private final ZoneTeardown teardown;
+    /**
+     * The Propolis address each VMM was started or torn down with, so {@link #forget} can tell the client the
+     * address is done with. One entry per VMM in the table: removed by forget, which every removal calls.
+     */
+    private final Map<UUID, String> addrs = new ConcurrentHashMap<>();
 
     public ZoneVmmDriver(final ZoneBackend zones, final PropolisClient client, final Timer timer,
         final ExecutorService blockingPool, final StatePublisher publisher, final RuntimeSettings settings,
@@ -61,6 +68,7 @@ public final class ZoneVmmDriver implements VmmDriver
     {
         final StartSequence sequence = new StartSequence(propolisId, registration, migrationSourceAddr, zones, client,
             settings);
+        addrs.put(propolisId, registration.propolisAddr());
         return runStart(() -> sequence.run(onSpawned), post);
     }
 
@@ -69,6 +77,7 @@ public final class ZoneVmmDriver implements VmmDriver
         final ZoneProcess process, final Consumer<Event> post)
     {
         final StartSequence sequence = new StartSequence(propolisId, registration, null, zones, client, settings);
+        addrs.put(propolisId, registration.propolisAddr());
         return runStart(() -> sequence.resume(process), post);
     }
 
@@ -190,6 +199,10 @@ public final class ZoneVmmDriver implements VmmDriver
     public void tearDown(final UUID propolisId, final int attempt, final String lastLookAddr,
         final Cancellable startJob, final ZoneProcess process, final Consumer<Event> post)
     {
+        if (lastLookAddr != null)
+        {
+            addrs.put(propolisId, lastLookAddr);
+        }
         final Runnable work = () ->
         {
             try
@@ -228,6 +241,11 @@ public final class ZoneVmmDriver implements VmmDriver
     public void forget(final UUID propolisId)
     {
         publisher.forget(propolisId);
+        final String addr = addrs.remove(propolisId);
+        if (addr != null)
+        {
+            client.forget(addr);
+        }
     }
 
     private void submitOrFail(final Runnable work, final Consumer<Event> post)

@@ -33,6 +33,8 @@ class ConfigFileTest
             sweep_interval = "5m"
             sled_id = "%s"
             log_format = "text"
+            vmm_log_retention = "2h"
+            vmm_log_max_size = "8MiB"
             """.formatted(sled));
         final ServeSettings settings = new ServeSettings();
         ConfigFile.apply(file, settings);
@@ -48,6 +50,8 @@ class ConfigFileTest
         assertThat(config.sweepIntervalMs()).isEqualTo(300_000);
         assertThat(config.sledId()).isEqualTo(sled);
         assertThat(settings.logFormat()).isEqualTo(ServeSettings.LogFormat.TEXT);
+        assertThat(config.vmmLogRetentionMs()).isEqualTo(7_200_000);
+        assertThat(config.vmmLogMaxBytes()).isEqualTo(8L << 20);
     }
 
     @Test
@@ -75,6 +79,8 @@ class ConfigFileTest
             .hasMessageContaining("must be an array");
         assertThatThrownBy(() -> ConfigFile.apply(write("nexus_urls = [\"ftp://a\"]\n"), new ServeSettings()))
             .hasMessageContaining("http://host:port");
+        assertThatThrownBy(() -> ConfigFile.apply(write("vmm_log_max_size = \"lots\"\n"), new ServeSettings()))
+            .hasMessageContaining("vmm_log_max_size").hasMessageContaining("64MiB");
         assertThatThrownBy(() -> ConfigFile.apply(write("zones = \"docker\"\n"), new ServeSettings()))
             .hasMessageContaining("expected auto, cgroup");
         assertThatThrownBy(() -> ConfigFile.apply(write("listen = [\n"), new ServeSettings()))

@@ -64,30 +64,7 @@ final class AgentProcess implements AutoCloseable
         for (int attempt = 1; ; attempt++)
         {
             final int port = freePort();
-            final List<String> command = new ArrayList<>();
-            command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            command.add("-Xmx256m");
-            if (Runtime.version().feature() >= 24)
-            {
-                command.add("--sun-misc-unsafe-memory-access=allow");
-                command.add("--enable-native-access=ALL-UNNAMED");
-            }
-            command.addAll(List.of("-cp", classPath(), "sledagent.agent.Main", "serve",
-                "--listen", "127.0.0.1:" + port,
-                "--nexus", nexus.toString(),
-                "--state-dir", stateDir.toString(),
-                "--zone-root", zoneRoot.toString(),
-                "--zones", "cgroup",
-                "--stop-grace", stopGrace));
-            command.addAll(List.of(extra));
-            Files.writeString(log, "=== " + String.join(" ", command.subList(0, 2)) + " ... " + String.join(" ",
-                command.subList(command.indexOf("serve"), command.size())) + "\n", StandardCharsets.UTF_8,
-                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-            final Process process = new ProcessBuilder(command)
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .redirectErrorStream(true)
-                .start();
+            final Process process = launch(port, nexus, stateDir, zoneRoot, stopGrace, log, extra);
             final AgentProcess agent = new AgentProcess(process, log, URI.create("http://127.0.0.1:" + port));
             try
             {
@@ -104,6 +81,59 @@ final class AgentProcess implements AutoCloseable
                 throw ex;
             }
         }
+    }
+
+    /**
+     * Runs {@code sled-agent serve} expected to refuse to start; returns its exit status, waiting at most
+     * {@code within} (then it is SIGKILLed and the test fails).
+     */
+    static int runToExit(final URI nexus, final Path stateDir, final Path zoneRoot, final Path log,
+        final Duration within, final String... extra) throws Exception
+    {
+        final Process process = launch(freePort(), nexus, stateDir, zoneRoot, "60s", log, extra);
+        try
+        {
+            assertThat(process.waitFor(within.toMillis(), TimeUnit.MILLISECONDS))
+                .as("the agent exited within %s; log tail:\n%s", within, tail(log, 60)).isTrue();
+            return process.exitValue();
+        }
+        finally
+        {
+            if (process.isAlive())
+            {
+                process.destroyForcibly();
+                process.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static Process launch(final int port, final URI nexus, final Path stateDir, final Path zoneRoot,
+        final String stopGrace, final Path log, final String... extra) throws IOException
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-Xmx256m");
+        if (Runtime.version().feature() >= 24)
+        {
+            command.add("--sun-misc-unsafe-memory-access=allow");
+            command.add("--enable-native-access=ALL-UNNAMED");
+        }
+        command.addAll(List.of("-cp", classPath(), "sledagent.agent.Main", "serve",
+            "--listen", "127.0.0.1:" + port,
+            "--nexus", nexus.toString(),
+            "--state-dir", stateDir.toString(),
+            "--zone-root", zoneRoot.toString(),
+            "--zones", "cgroup",
+            "--stop-grace", stopGrace));
+        command.addAll(List.of(extra));
+        Files.writeString(log, "=== " + String.join(" ", command.subList(0, 2)) + " ... " + String.join(" ",
+            command.subList(command.indexOf("serve"), command.size())) + "\n", StandardCharsets.UTF_8,
+            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        return new ProcessBuilder(command)
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .redirectErrorStream(true)
+            .start();
     }
 
     private void awaitHealthy() throws InterruptedException

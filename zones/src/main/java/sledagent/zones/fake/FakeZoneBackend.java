@@ -59,6 +59,7 @@ public final class FakeZoneBackend implements ZoneBackend
     private final Condition changed = lock.newCondition();
     private final Map<String, List<FakeZoneProcess>> zones = new TreeMap<>(); // guarded by lock
     private final Set<String> willNotEmpty = new HashSet<>();                // guarded by lock
+    private final Map<String, String> owners = new HashMap<>();               // guarded by lock
     private final Map<Failure, Integer> failures = new HashMap<>();           // guarded by lock
     private final List<String> calls = new ArrayList<>();                     // guarded by lock
     private long nextPid = 10_000;                                            // guarded by lock
@@ -96,6 +97,43 @@ public final class FakeZoneBackend implements ZoneBackend
         try
         {
             return zones.containsKey(zoneName) ? new Zone(zoneName, null) : null;
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    /** {@inheritDoc} In memory; a test may plant any token to play another agent's zone. */
+    @Override
+    public boolean markOwner(final Zone zone, final String owner)
+    {
+        final String name = ZoneNames.check(zone.name());
+        ZoneNames.checkOwner(owner);
+        lock.lock();
+        try
+        {
+            if (!zones.containsKey(name))
+            {
+                throw new ZoneException("cannot mark zone " + name + ": no such zone");
+            }
+            owners.put(name, owner);
+            return true;
+        }
+        finally
+        {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public String owner(final Zone zone)
+    {
+        final String name = ZoneNames.check(zone.name());
+        lock.lock();
+        try
+        {
+            return owners.get(name);
         }
         finally
         {
@@ -226,6 +264,7 @@ public final class FakeZoneBackend implements ZoneBackend
                 throw new ZoneException("zone " + name + " is not empty", ZoneException.EBUSY, null);
             }
             zones.remove(name);
+            owners.remove(name);
             changed.signalAll();
         }
         finally

@@ -2,10 +2,13 @@ package sledagent.zones.linux;
 
 import static sledagent.zones.linux.LinuxLibC.EBUSY;
 import static sledagent.zones.linux.LinuxLibC.EEXIST;
+import static sledagent.zones.linux.LinuxLibC.ENODATA;
 import static sledagent.zones.linux.LinuxLibC.ENOENT;
+import static sledagent.zones.linux.LinuxLibC.EOPNOTSUPP;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -24,6 +27,7 @@ import com.sun.jna.LastErrorException;
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneException;
+import sledagent.zones.ZoneNames;
 import sledagent.zones.ZoneProcess;
 
 /**
@@ -58,6 +62,12 @@ public final class CgroupZoneBackend implements ZoneBackend
     /** Freeze-and-kill passes when the freeze does not settle (each pass kills what it sees). */
     private static final int FREEZE_KILL_ROUNDS = 3;
     private static final String PROCS = "cgroup.procs";
+    /**
+     * Where a zone's owner mark is kept: a {@code user.} xattr on the zone's cgroup directory (cgroup v2 has
+     * them since Linux 5.7); on older kernels, which only have {@code trusted.} xattrs there (root only), that.
+     */
+    private static final List<String> OWNER_XATTRS = List.of("user.sledagent.owner", "trusted.sledagent.owner");
+    private static final int OWNER_MAX_BYTES = 64;
 
     private final CgroupRoot root;
     private final LinuxLibC libc;
@@ -463,6 +473,63 @@ public final class CgroupZoneBackend implements ZoneBackend
             throw new ZoneException(errno == EBUSY ? "zone " + zone.name() + " is not empty: rmdir " + dir :
                 "rmdir " + dir, errno, ex);
         }
+    }
+
+    /** {@inheritDoc} Kept as an xattr of the zone's cgroup directory, so it outlives the agent. */
+    @Override
+    public boolean markOwner(final Zone zone, final String owner)
+    {
+        final Path dir = root.checkZone(zone);
+        final byte[] value = ZoneNames.checkOwner(owner).getBytes(StandardCharsets.US_ASCII);
+        LastErrorException last = null;
+        for (final String name : OWNER_XATTRS)
+        {
+            try
+            {
+                libc.setxattr(dir.toString(), name, value, value.length, 0);
+                return true;
+            }
+            catch (final LastErrorException ex)
+            {
+                if (ex.getErrorCode() != EOPNOTSUPP)
+                {
+                    throw new ZoneException("cannot mark zone " + zone.name() + " (setxattr " + name + ")",
+                        ex.getErrorCode(), ex);
+                }
+                last = ex;
+            }
+        }
+        throw new ZoneException("cannot mark zone " + zone.name() + ": no xattrs on " + dir,
+            last.getErrorCode(), last);
+    }
+
+    @Override
+    public String owner(final Zone zone)
+    {
+        final Path dir = root.checkZone(zone);
+        final byte[] buffer = new byte[OWNER_MAX_BYTES];
+        for (final String name : OWNER_XATTRS)
+        {
+            try
+            {
+                final long length = libc.getxattr(dir.toString(), name, buffer, buffer.length);
+                return new String(buffer, 0, (int)length, StandardCharsets.US_ASCII);
+            }
+            catch (final LastErrorException ex)
+            {
+                final int errno = ex.getErrorCode();
+                if (errno == ENOENT)
+                {
+                    return null;
+                }
+                if (errno != ENODATA && errno != EOPNOTSUPP)
+                {
+                    // Too long (ERANGE) or unreadable: not a mark this agent wrote; treat as someone else's.
+                    return "?unreadable:" + errno;
+                }
+            }
+        }
+        return null;
     }
 
     @Override

@@ -28,6 +28,15 @@ interface LinuxLibC extends Library
     int EBUSY = 16;
     int EEXIST = 17;
     int ENODEV = 19;
+    int ERANGE = 34;
+    int ENODATA = 61;
+    int EOPNOTSUPP = 95;
+    int EWOULDBLOCK = EAGAIN;
+
+    // flock(2)
+    int LOCK_EX = 2;
+    int LOCK_NB = 4;
+    int LOCK_UN = 8;
 
     // Syscall numbers; pidfd calls got the same number on every architecture (Linux 5.1+).
     long SYS_PIDFD_SEND_SIGNAL = 424;
@@ -86,6 +95,12 @@ interface LinuxLibC extends Library
     int eventfd(int initialValue, int flags) throws LastErrorException;
 
     int mkdir(String path, int mode) throws LastErrorException;
+
+    int flock(int fd, int operation) throws LastErrorException;
+
+    int setxattr(String path, String name, byte[] value, long size, int flags) throws LastErrorException;
+
+    long getxattr(String path, String name, byte[] value, long size) throws LastErrorException;
 
     int rmdir(String path) throws LastErrorException;
 

@@ -73,6 +73,8 @@ public final class ProcessGroupZoneBackend implements ZoneBackend
     {
         final List<ProcessGroup> groups = new ArrayList<>();
         boolean destroyed;
+        /** The owner mark; kept in memory like the zone itself. */
+        volatile String owner;
     }
 
     /**
@@ -343,6 +345,27 @@ public final class ProcessGroupZoneBackend implements ZoneBackend
             record.destroyed = true;
             zones.remove(name, record);
         }
+    }
+
+    /** {@inheritDoc} In memory, like the zone: this backend only ever lists zones it made itself. */
+    @Override
+    public boolean markOwner(final Zone zone, final String owner)
+    {
+        ZoneNames.checkOwner(owner);
+        final ZoneRecord record = zones.get(ZoneNames.check(zone.name()));
+        if (record == null)
+        {
+            throw new ZoneException("cannot mark zone " + zone.name() + ": no such zone");
+        }
+        record.owner = owner;
+        return true;
+    }
+
+    @Override
+    public String owner(final Zone zone)
+    {
+        final ZoneRecord record = zones.get(ZoneNames.check(zone.name()));
+        return record == null ? null : record.owner;
     }
 
     /** {@inheritDoc} Only zones created through this backend object since it was constructed. */

@@ -227,6 +227,36 @@ class CgroupZoneBackendTest
     }
 
     @Test
+    void shouldKeepOwnerMarkForTheNextBackendOnTheSameRoot()
+    {
+        final Zone zone = backend.create(ZoneBackend.ZONE_PREFIX + "owned");
+        assertThat(backend.markOwner(zone, "agent-a")).isTrue();
+
+        final CgroupZoneBackend next = newBackend();
+
+        assertThat(next.owner(next.open(zone.name()))).as("an xattr of the cgroup: outlives the backend")
+            .isEqualTo("agent-a");
+    }
+
+    @Test
+    void shouldLockZoneRootOnceAcrossPathsAndReportHolderPid() throws Exception
+    {
+        final Path alias = Files.createSymbolicLink(tmp.resolve("alias"), root);
+        try (DirectoryLock lock = DirectoryLock.tryAcquire(root))
+        {
+            assertThat(lock).isNotNull();
+            assertThat(DirectoryLock.tryAcquire(root)).as("second lock on the same dir").isNull();
+            assertThat(DirectoryLock.tryAcquire(alias)).as("second lock through another path").isNull();
+            assertThat(DirectoryLock.holderPid(alias)).isEqualTo(ProcessHandle.current().pid());
+        }
+        try (DirectoryLock again = DirectoryLock.tryAcquire(alias))
+        {
+            assertThat(again).as("free again after close").isNotNull();
+        }
+        assertThat(DirectoryLock.holderPid(root)).isEqualTo(-1);
+    }
+
+    @Test
     void shouldCreateIdempotentlyAndOpenAndList()
     {
         final Zone first = backend.create(zoneName("twice"));
