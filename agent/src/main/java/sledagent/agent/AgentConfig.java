@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
+import sledagent.agent.tls.TlsFiles;
 
 /**
  * Every setting of the daemon, validated on construction.
@@ -19,6 +20,8 @@ import java.util.UUID;
  * @param startTimeoutMs how long a VMM may take from spawn to "ensured and told to Run"
  * @param zoneBackend  which zone backend: auto, cgroup, pgroup, illumos or fake
  * @param sweepIntervalMs how often zones the agent has no record of are looked for and removed
+ * @param apiTls       HTTPS for the API (cert, key, client CA); {@link TlsFiles#NONE}: plain HTTP
+ * @param nexusTls     TLS towards an https Nexus (trust roots, client certificate and key); NONE: JDK defaults
  */
 public record AgentConfig(
     InetSocketAddress listen,
@@ -29,7 +32,9 @@ public record AgentConfig(
     UUID sledId,
     long startTimeoutMs,
     String zoneBackend,
-    long sweepIntervalMs)
+    long sweepIntervalMs,
+    TlsFiles apiTls,
+    TlsFiles nexusTls)
 {
     public static final String DEFAULT_LISTEN = "127.0.0.1:12345";
     public static final long DEFAULT_STOP_GRACE_MS = 600_000;
@@ -59,11 +64,38 @@ public record AgentConfig(
         zoneBackend = zoneBackend == null ? DEFAULT_ZONE_BACKEND : zoneBackend;
         for (final URI url : nexusUrls)
         {
-            if (!"http".equals(url.getScheme()) || url.getHost() == null)
+            if (!("http".equals(url.getScheme()) || "https".equals(url.getScheme())) || url.getHost() == null)
             {
-                throw new IllegalArgumentException("nexus URL must be http://host:port[/prefix]: " + url);
+                throw new IllegalArgumentException("nexus URL must be http(s)://host:port[/prefix]: " + url);
             }
         }
+        apiTls = apiTls == null ? TlsFiles.NONE : apiTls;
+        nexusTls = nexusTls == null ? TlsFiles.NONE : nexusTls;
+        if (apiTls.any() && !apiTls.identity())
+        {
+            throw new IllegalArgumentException("tls_cert and tls_key must be given together"
+                + (apiTls.ca() != null ? "; tls_client_ca needs both (it only applies to HTTPS)" : ""));
+        }
+        if ((nexusTls.cert() == null) != (nexusTls.key() == null))
+        {
+            throw new IllegalArgumentException("nexus_tls_cert and nexus_tls_key must be given together");
+        }
+    }
+
+    /** Without TLS on either side. */
+    public AgentConfig(final InetSocketAddress listen, final List<URI> nexusUrls, final Path stateDir,
+        final long stopGraceMs, final Path zoneRoot, final UUID sledId, final long startTimeoutMs,
+        final String zoneBackend, final long sweepIntervalMs)
+    {
+        this(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend, sweepIntervalMs,
+            TlsFiles.NONE, TlsFiles.NONE);
+    }
+
+    /** The same settings with TLS for the API and towards Nexus. */
+    public AgentConfig withTls(final TlsFiles api, final TlsFiles nexus)
+    {
+        return new AgentConfig(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend,
+            sweepIntervalMs, api, nexus);
     }
 
     /** The settings most callers give; the rest take their defaults. */

@@ -58,8 +58,16 @@ public final class ConfigFile
                 case "sweep_interval" -> settings.sweepInterval(text(value, source, key), source);
                 case "sled_id" -> settings.sledId(text(value, source, key), source);
                 case "log_format" -> settings.logFormat(text(value, source, key), source);
-                default -> throw new ServeSettings.SettingException(source, key, "unknown setting; known: "
-                    + String.join(", ", ServeSettings.KEYS));
+                default ->
+                {
+                    final ServeSettings.TlsKey tls = ServeSettings.TlsKey.ofKey(key);
+                    if (tls == null)
+                    {
+                        throw new ServeSettings.SettingException(source, key, "unknown setting; known: "
+                            + String.join(", ", ServeSettings.KEYS));
+                    }
+                    settings.tlsFile(tls, text(value, source, key), source);
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.UUID;
 import sledagent.agent.AgentConfig;
 import sledagent.agent.Durations;
+import sledagent.agent.tls.TlsFiles;
 
 /**
  * The settings of {@code serve} as they are gathered: defaults, then the config file, then flags (each later
@@ -18,7 +19,8 @@ public final class ServeSettings
 {
     /** Every key of the config file; the flag of each is {@code --} plus the key with '-' for '_'. */
     public static final List<String> KEYS = List.of("listen", "nexus_urls", "state_dir", "stop_grace",
-        "start_timeout", "zone_root", "zones", "sweep_interval", "sled_id", "log_format");
+        "start_timeout", "zone_root", "zones", "sweep_interval", "sled_id", "log_format",
+        "tls_cert", "tls_key", "tls_client_ca", "nexus_tls_ca", "nexus_tls_cert", "nexus_tls_key");
 
     private String listen = AgentConfig.DEFAULT_LISTEN;
     private List<URI> nexusUrls = new ArrayList<>();
@@ -31,6 +33,51 @@ public final class ServeSettings
     private long sweepIntervalMs = AgentConfig.DEFAULT_SWEEP_INTERVAL_MS;
     private UUID sledId;
     private LogFormat logFormat = LogFormat.JSON;
+    private final Path[] tls = new Path[TlsKey.values().length];
+
+    /** The TLS file settings: key name in the file, flag {@code --} plus the name with '-' for '_'. */
+    public enum TlsKey
+    {
+        TLS_CERT, TLS_KEY, TLS_CLIENT_CA, NEXUS_TLS_CA, NEXUS_TLS_CERT, NEXUS_TLS_KEY;
+
+        /** The config file key, e.g. {@code tls_client_ca}. */
+        public String key()
+        {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The flag, e.g. {@code --tls-client-ca}. */
+        public String flag()
+        {
+            return "--" + key().replace('_', '-');
+        }
+
+        /** The setting of config file key {@code key}, or null if it is not a TLS key. */
+        public static TlsKey ofKey(final String key)
+        {
+            for (final TlsKey candidate : values())
+            {
+                if (candidate.key().equals(key))
+                {
+                    return candidate;
+                }
+            }
+            return null;
+        }
+
+        /** The setting of {@code flag}, or null if it is not a TLS flag. */
+        public static TlsKey ofFlag(final String flag)
+        {
+            for (final TlsKey candidate : values())
+            {
+                if (candidate.flag().equals(flag))
+                {
+                    return candidate;
+                }
+            }
+            return null;
+        }
+    }
 
     /** How log lines are written. */
     public enum LogFormat
@@ -71,9 +118,9 @@ public final class ServeSettings
         {
             throw new SettingException(source, "nexus_urls", "not a URL: " + value);
         }
-        if (!"http".equals(url.getScheme()) || url.getHost() == null)
+        if (!("http".equals(url.getScheme()) || "https".equals(url.getScheme())) || url.getHost() == null)
         {
-            throw new SettingException(source, "nexus_urls", "must be http://host:port[/prefix]: " + value);
+            throw new SettingException(source, "nexus_urls", "must be http(s)://host:port[/prefix]: " + value);
         }
         nexusUrls.add(url);
     }
@@ -138,6 +185,12 @@ public final class ServeSettings
         }
     }
 
+    /** A PEM file path (read and checked when the agent starts, or by {@code config check}). */
+    public void tlsFile(final TlsKey setting, final String value, final String source)
+    {
+        tls[setting.ordinal()] = path(value, source, setting.key());
+    }
+
     public LogFormat logFormat()
     {
         return logFormat;
@@ -147,7 +200,14 @@ public final class ServeSettings
     public AgentConfig toConfig()
     {
         return new AgentConfig(AgentConfig.parseHostPort(listen), nexusUrls, stateDir, stopGraceMs, zoneRoot,
-            sledId == null ? UUID.randomUUID() : sledId, startTimeoutMs, zones, sweepIntervalMs);
+            sledId == null ? UUID.randomUUID() : sledId, startTimeoutMs, zones, sweepIntervalMs)
+            .withTls(new TlsFiles(tls(TlsKey.TLS_CERT), tls(TlsKey.TLS_KEY), tls(TlsKey.TLS_CLIENT_CA)),
+                new TlsFiles(tls(TlsKey.NEXUS_TLS_CERT), tls(TlsKey.NEXUS_TLS_KEY), tls(TlsKey.NEXUS_TLS_CA)));
+    }
+
+    private Path tls(final TlsKey setting)
+    {
+        return tls[setting.ordinal()];
     }
 
     private static long duration(final String value, final String source, final String key)

@@ -41,9 +41,17 @@ public final class HttpServer implements AutoCloseable
         this.inFlight = inFlight;
     }
 
-    /** Binds {@code address} (port 0 picks a free one) and starts serving. */
+    /** Binds {@code address} (port 0 picks a free one) and starts serving plain HTTP. */
     public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
         final VmmManager manager, final Executor blocking, final PrometheusText prometheus)
+        throws InterruptedException
+    {
+        return start(address, eventLoopThreads, manager, blocking, prometheus, null);
+    }
+
+    /** Binds {@code address} and starts serving, over {@code tls} unless it is null. */
+    public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
+        final VmmManager manager, final Executor blocking, final PrometheusText prometheus, final ServerTls tls)
         throws InterruptedException
     {
         final boolean epoll = Epoll.isAvailable();
@@ -60,9 +68,11 @@ public final class HttpServer implements AutoCloseable
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking, prometheus), inFlight))
+                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking, prometheus), inFlight,
+                    tls))
                 .bind(address).sync().channel();
-            LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ")");
+            LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ", "
+                + (tls == null ? "HTTP" : tls.clientAuth() ? "HTTPS, client certificate required" : "HTTPS") + ")");
             return new HttpServer(group, channel, inFlight);
         }
         catch (final Exception ex)

@@ -5,7 +5,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The pipeline, and nothing else: codec, bounded aggregator, API handler. */
+/** The pipeline, and nothing else: TLS when configured, codec, bounded aggregator, API handler. */
 final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
 {
     /** DESIGN.md: a body over 1 MiB is 413. */
@@ -13,11 +13,14 @@ final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
 
     private final VmmEndpoints endpoints;
     private final AtomicInteger inFlight;
+    /** Null: plain HTTP. */
+    private final ServerTls tls;
 
-    HttpServerInitializer(final VmmEndpoints endpoints, final AtomicInteger inFlight)
+    HttpServerInitializer(final VmmEndpoints endpoints, final AtomicInteger inFlight, final ServerTls tls)
     {
         this.endpoints = endpoints;
         this.inFlight = inFlight;
+        this.tls = tls;
     }
 
     @Override
@@ -27,5 +30,9 @@ final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
             .addLast("codec", new HttpServerCodec())
             .addLast("aggregator", new BoundedAggregator(MAX_BODY_BYTES))
             .addLast("api", new ApiHandler(endpoints, inFlight));
+        if (tls != null)
+        {
+            tls.addFirst(channel);
+        }
     }
 }
