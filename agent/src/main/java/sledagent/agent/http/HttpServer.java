@@ -33,12 +33,15 @@ public final class HttpServer implements AutoCloseable
     private final EventLoopGroup group;
     private final Channel channel;
     private final AtomicInteger inFlight;
+    private final boolean tls;
 
-    private HttpServer(final EventLoopGroup group, final Channel channel, final AtomicInteger inFlight)
+    private HttpServer(final EventLoopGroup group, final Channel channel, final AtomicInteger inFlight,
+        final boolean tls)
     {
         this.group = group;
         this.channel = channel;
         this.inFlight = inFlight;
+        this.tls = tls;
     }
 
     /** Binds {@code address} (port 0 picks a free one) and starts serving plain HTTP. */
@@ -73,7 +76,7 @@ public final class HttpServer implements AutoCloseable
                 .bind(address).sync().channel();
             LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ", "
                 + (tls == null ? "HTTP" : tls.clientAuth() ? "HTTPS, client certificate required" : "HTTPS") + ")");
-            return new HttpServer(group, channel, inFlight);
+            return new HttpServer(group, channel, inFlight, tls != null);
         }
         catch (final Exception ex)
         {
@@ -86,6 +89,12 @@ public final class HttpServer implements AutoCloseable
     public InetSocketAddress address()
     {
         return (InetSocketAddress)channel.localAddress();
+    }
+
+    /** True if the API is served over TLS (https). */
+    public boolean tls()
+    {
+        return tls;
     }
 
     /** Stops accepting connections, lets requests already being answered finish (bounded), then stops. */

@@ -135,9 +135,13 @@ public final class ServerTls
         {
             if (tlsFailure(cause))
             {
-                // A handshake failure was already logged by its completion event; a later TLS error (a bad record,
-                // a reset mid-record) has nothing more useful to say than that.
-                LOG.fine(() -> "TLS error from " + ctx.channel().remoteAddress() + ": " + reason(cause));
+                // A failed handshake was logged by its completion event: one line per connection. A TLS error after
+                // a good handshake (a bad record, say) is FINE only.
+                final SslHandler ssl = ctx.pipeline().get(SslHandler.class);
+                if (ssl == null || ssl.handshakeFuture().isSuccess())
+                {
+                    LOG.fine(() -> "TLS error from " + ctx.channel().remoteAddress() + ": " + reason(cause));
+                }
                 ctx.close();
                 return;
             }
