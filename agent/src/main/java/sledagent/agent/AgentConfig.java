@@ -66,7 +66,7 @@ public record AgentConfig(
         {
             if (!("http".equals(url.getScheme()) || "https".equals(url.getScheme())) || url.getHost() == null)
             {
-                throw new IllegalArgumentException("nexus URL must be http(s)://host:port[/prefix]: " + url);
+                throw new IllegalArgumentException("nexus URL must be http://host:port[/prefix] (or https://): " + url);
             }
         }
         apiTls = apiTls == null ? TlsFiles.NONE : apiTls;

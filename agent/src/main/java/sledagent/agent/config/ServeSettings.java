@@ -120,7 +120,7 @@ public final class ServeSettings
         }
         if (!("http".equals(url.getScheme()) || "https".equals(url.getScheme())) || url.getHost() == null)
         {
-            throw new SettingException(source, "nexus_urls", "must be http(s)://host:port[/prefix]: " + value);
+            throw new SettingException(source, "nexus_urls", "must be http://host:port[/prefix] (or https://): " + value);
         }
         nexusUrls.add(url);
     }

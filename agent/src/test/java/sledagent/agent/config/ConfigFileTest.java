@@ -90,8 +90,11 @@ class ConfigFileTest
         final ServeSettings settings = new ServeSettings();
         ConfigFile.apply(example, settings);
         assertThat(settings.toConfig().listen().getPort()).isPositive();
-        assertThat(ServeSettings.KEYS).hasSize(10);
-        assertThat(List.of(Files.readString(example))).isNotEmpty();
+        assertThat(ServeSettings.KEYS).hasSize(16);
+        final String text = Files.readString(example);
+        // The TLS settings are documented in the example (commented out: TLS is off by default).
+        assertThat(ServeSettings.TlsKey.values())
+            .allSatisfy(tls -> assertThat(text).containsPattern("(?m)^# " + tls.key() + " = "));
     }
 
     private Path write(final String toml) throws Exception
