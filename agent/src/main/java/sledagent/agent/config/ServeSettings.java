@@ -120,7 +120,8 @@ public final class ServeSettings
         }
         if (!("http".equals(url.getScheme()) || "https".equals(url.getScheme())) || url.getHost() == null)
         {
-            throw new SettingException(source, "nexus_urls", "must be http://host:port[/prefix] (or https://): " + value);
+            throw new SettingException(source, "nexus_urls", "must be http://host:port[/prefix] (or https://): "
+                + value);
         }
         nexusUrls.add(url);
     }

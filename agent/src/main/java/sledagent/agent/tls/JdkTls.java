@@ -32,17 +32,24 @@ public final class JdkTls
      */
     public static SSLContext context(final TlsFiles files, final String setting)
     {
+        return context(files, setting + "_cert", setting + "_key", setting + "_ca");
+    }
+
+    /** Builds the context, naming the three settings as given in messages (e.g. flags). */
+    public static SSLContext context(final TlsFiles files, final String certSetting, final String keySetting,
+        final String caSetting)
+    {
         if ((files.cert() == null) != (files.key() == null))
         {
-            throw new IllegalArgumentException(setting + "_cert and " + setting + "_key must be given together");
+            throw new IllegalArgumentException(certSetting + " and " + keySetting + " must be given together");
         }
         try
         {
             KeyManager[] keyManagers = null;
             if (files.identity())
             {
-                final PemFiles.Identity identity = PemFiles.identity(files.cert(), files.key(), setting + "_cert",
-                    setting + "_key");
+                final PemFiles.Identity identity = PemFiles.identity(files.cert(), files.key(), certSetting,
+                    keySetting);
                 final KeyStore store = emptyStore();
                 store.setKeyEntry("identity", identity.key(), IN_MEMORY, identity.chainArray());
                 final KeyManagerFactory factory = KeyManagerFactory.getInstance(
@@ -55,7 +62,7 @@ public final class JdkTls
             {
                 final TrustManagerFactory factory = TrustManagerFactory.getInstance(
                     TrustManagerFactory.getDefaultAlgorithm());
-                factory.init(trustStore(PemFiles.certificates(files.ca(), setting + "_ca")));
+                factory.init(trustStore(PemFiles.certificates(files.ca(), caSetting)));
                 trustManagers = factory.getTrustManagers();
             }
             final SSLContext context = SSLContext.getInstance("TLS");
@@ -64,7 +71,7 @@ public final class JdkTls
         }
         catch (final GeneralSecurityException ex)
         {
-            throw new IllegalArgumentException(setting + ": cannot build a TLS context: " + ex.getMessage(), ex);
+            throw new IllegalArgumentException(certSetting + ": cannot build a TLS context: " + ex.getMessage(), ex);
         }
     }
 

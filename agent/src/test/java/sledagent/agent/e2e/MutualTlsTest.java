@@ -3,8 +3,11 @@ package sledagent.agent.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -18,6 +21,7 @@ import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import sledagent.agent.cli.VmmCommand;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.RecordingNexus;
@@ -150,6 +154,27 @@ class MutualTlsTest
         assertThatThrownBy(() -> new AgentHttpClient(plain, Duration.ofSeconds(10)).send("GET", "/health", null))
             .isInstanceOf(IOException.class);
         assertLoggedWithoutStackTrace(before, "not a TLS record");
+    }
+
+    @Test
+    void shouldLetTheCliTalkToATlsAgent()
+    {
+        final String agent = fixture.base().toString();
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        final PrintStream outStream = new PrintStream(out, true, StandardCharsets.UTF_8);
+        final PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
+        assertThat(VmmCommand.run(List.of("list", "--json", "--agent", agent, "--tls-ca", certs.caCert.toString(),
+            "--tls-cert", certs.clientCert.toString(), "--tls-key", certs.clientKey.toString()), outStream, errStream))
+            .as(err.toString(StandardCharsets.UTF_8)).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).contains("\"vmms\"");
+        // Without a client certificate the agent refuses: status 1, "failed".
+        assertThat(VmmCommand.run(List.of("list", "--agent", agent, "--tls-ca", certs.caCert.toString()), outStream,
+            errStream)).isEqualTo(1);
+        assertThat(VmmCommand.run(List.of("list", "--agent", agent, "--tls-ca", certs.caCert.toString(),
+            "--tls-cert", certs.clientCert.toString()), outStream, errStream)).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8))
+            .contains("--tls-cert and --tls-key must be given together");
     }
 
     /**
