@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 import sledagent.agent.http.HttpLimits;
+import sledagent.agent.tls.TlsFiles;
 
 /**
  * Every setting of the daemon, validated on construction.
@@ -23,6 +24,8 @@ import sledagent.agent.http.HttpLimits;
  * @param httpLimits  the HTTP API's connection limit and timeouts (null: the defaults)
  * @param vmmLogRetentionMs how long a VMM's log is kept after its VMM left the table (and the log went quiet)
  * @param vmmLogMaxBytes  a running VMM's log is rotated (one old copy kept) once it is larger than this
+ * @param apiTls       HTTPS for the API (cert, key, client CA); {@link TlsFiles#NONE}: plain HTTP
+ * @param nexusTls     TLS towards an https Nexus (trust roots, client certificate and key); NONE: JDK defaults
  */
 public record AgentConfig(
     InetSocketAddress listen,
@@ -36,7 +39,9 @@ public record AgentConfig(
     long sweepIntervalMs,
     HttpLimits httpLimits,
     long vmmLogRetentionMs,
-    long vmmLogMaxBytes)
+    long vmmLogMaxBytes,
+    TlsFiles apiTls,
+    TlsFiles nexusTls)
 {
     public static final String DEFAULT_LISTEN = "127.0.0.1:12345";
     public static final long DEFAULT_STOP_GRACE_MS = 600_000;
@@ -73,20 +78,39 @@ public record AgentConfig(
         httpLimits = httpLimits == null ? HttpLimits.DEFAULTS : httpLimits;
         for (final URI url : nexusUrls)
         {
-            if (!"http".equals(url.getScheme()) || url.getHost() == null)
+            if (!("http".equals(url.getScheme()) || "https".equals(url.getScheme())) || url.getHost() == null)
             {
-                throw new IllegalArgumentException("nexus URL must be http://host:port[/prefix]: " + url);
+                throw new IllegalArgumentException("nexus URL must be http://host:port[/prefix] (or https://): " + url);
             }
+        }
+        apiTls = apiTls == null ? TlsFiles.NONE : apiTls;
+        nexusTls = nexusTls == null ? TlsFiles.NONE : nexusTls;
+        if (apiTls.any() && !apiTls.identity())
+        {
+            throw new IllegalArgumentException("tls_cert and tls_key must be given together"
+                + (apiTls.ca() != null ? "; tls_client_ca needs both (it only applies to HTTPS)" : ""));
+        }
+        if ((nexusTls.cert() == null) != (nexusTls.key() == null))
+        {
+            throw new IllegalArgumentException("nexus_tls_cert and nexus_tls_key must be given together");
         }
     }
 
-    /** Every setting but the HTTP limits and the VMM log limits, which take their defaults. */
+    /** The same settings with TLS for the API and towards Nexus. */
+    public AgentConfig withTls(final TlsFiles api, final TlsFiles nexus)
+    {
+        return new AgentConfig(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend,
+            sweepIntervalMs, httpLimits, vmmLogRetentionMs, vmmLogMaxBytes, api, nexus);
+    }
+
+    /** Every setting but the HTTP limits, the VMM log limits and TLS, which take their defaults (no TLS). */
     public AgentConfig(final InetSocketAddress listen, final List<URI> nexusUrls, final Path stateDir,
         final long stopGraceMs, final Path zoneRoot, final UUID sledId, final long startTimeoutMs,
         final String zoneBackend, final long sweepIntervalMs)
     {
         this(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend,
-            sweepIntervalMs, HttpLimits.DEFAULTS, DEFAULT_VMM_LOG_RETENTION_MS, DEFAULT_VMM_LOG_MAX_BYTES);
+            sweepIntervalMs, HttpLimits.DEFAULTS, DEFAULT_VMM_LOG_RETENTION_MS, DEFAULT_VMM_LOG_MAX_BYTES, TlsFiles.NONE,
+            TlsFiles.NONE);
     }
 
     /** The settings most callers give; the rest take their defaults. */

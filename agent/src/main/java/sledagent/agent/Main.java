@@ -7,6 +7,8 @@ import java.util.logging.Level;
 import sledagent.agent.config.ConfigFile;
 import sledagent.agent.config.ServeSettings;
 import sledagent.agent.demo.Demo;
+import sledagent.agent.http.ServerTls;
+import sledagent.agent.tls.JdkTls;
 import sledagent.agent.service.Daemon;
 
 /**
@@ -22,7 +24,7 @@ public final class Main
           serve    run the daemon (SIGTERM: stop cleanly, exit 0, VMMs keep running)
                    --config FILE          settings from a TOML file (flags given too override it)
                    --listen HOST:PORT     HTTP API address (default 127.0.0.1:12345)
-                   --nexus URL            Nexus internal API base URL; repeat for failover
+                   --nexus URL            Nexus internal API base URL (http or https); repeat for failover
                                           (default: none, states are only logged and served)
                    --state-dir DIR        VMM logs and records (default /var/lib/sled-agent)
                    --stop-grace DURATION  how long a stop may take before the zone is killed (default 600s)
@@ -40,6 +42,13 @@ public final class Main
                    --idle-timeout DURATION  close a connection with no request for this long (default 120s)
                    --read-timeout DURATION  a request not whole this long after its first byte: 408, closed
                                           (default 10s)
+                   --tls-cert FILE        serve HTTPS with this PEM certificate chain (default: plain HTTP)
+                   --tls-key FILE         its private key: unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY";
+                                          RSA, EC or Ed25519)
+                   --tls-client-ca FILE   require client certificates signed by these PEM CA(s) (mutual TLS)
+                   --nexus-tls-ca FILE    PEM CA(s) trusted for https:// Nexus URLs (default: the JDK's)
+                   --nexus-tls-cert FILE  client certificate presented to Nexus (PEM chain)
+                   --nexus-tls-key FILE   its private key (PKCS#8 PEM, as --tls-key)
           config check FILE  read and validate a config file, print the settings
           demo     start the agent with a recording Nexus, run and stop one VMM, print what Nexus received
                    --stop-grace DURATION  (default 10s)
@@ -147,7 +156,15 @@ public final class Main
                     case "--read-timeout" -> settings.readTimeout(value(args, ++i, flag), flag);
                     case "--vmm-log-retention" -> settings.vmmLogRetention(value(args, ++i, flag), flag);
                     case "--vmm-log-max-size" -> settings.vmmLogMaxSize(value(args, ++i, flag), flag);
-                    default -> throw new UsageException("unknown option '" + flag + "' for serve");
+                    default ->
+                    {
+                        final ServeSettings.TlsKey tls = ServeSettings.TlsKey.ofFlag(flag);
+                        if (tls == null)
+                        {
+                            throw new UsageException("unknown option '" + flag + "' for serve");
+                        }
+                        settings.tlsFile(tls, value(args, ++i, flag), flag);
+                    }
                 }
             }
             catch (final ServeSettings.SettingException ex)
@@ -170,11 +187,15 @@ public final class Main
         }
     }
 
+    /** The settings as a config, with the TLS files read and checked (so a bad one is exit 2, not 1). */
     private static AgentConfig validated(final ServeSettings settings)
     {
         try
         {
-            return settings.toConfig();
+            final AgentConfig config = settings.toConfig();
+            ServerTls.load(config.apiTls());
+            JdkTls.context(config.nexusTls(), "nexus_tls");
+            return config;
         }
         catch (final IllegalArgumentException ex)
         {
@@ -213,7 +234,19 @@ public final class Main
         out.println("  read_timeout    " + config.httpLimits().readTimeoutMs() + " ms");
         out.println("  vmm_log_retention " + config.vmmLogRetentionMs() + " ms");
         out.println("  vmm_log_max_size  " + config.vmmLogMaxBytes() + " bytes");
+        out.println("  api             " + (!config.apiTls().any() ? "HTTP"
+            : config.apiTls().ca() == null ? "HTTPS" : "HTTPS, client certificate signed by " + config.apiTls().ca()));
+        if (config.nexusTls().any())
+        {
+            out.println("  nexus_tls       ca " + orDefault(config.nexusTls().ca(), "(JDK default)") + ", cert "
+                + orDefault(config.nexusTls().cert(), "(none)"));
+        }
         return 0;
+    }
+
+    private static String orDefault(final Object value, final String otherwise)
+    {
+        return value == null ? otherwise : value.toString();
     }
 
     private static int demo(final List<String> args, final PrintStream out) throws Exception

@@ -23,6 +23,7 @@ import java.util.function.Function;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
 import sledagent.agent.http.HttpServer;
+import sledagent.agent.http.ServerTls;
 import sledagent.agent.metrics.Metrics;
 import sledagent.agent.metrics.PrometheusText;
 import sledagent.agent.persist.AgentId;
@@ -36,6 +37,7 @@ import sledagent.agent.runtime.LogJanitor;
 import sledagent.agent.runtime.RuntimeSettings;
 import sledagent.agent.runtime.ZoneSweeper;
 import sledagent.agent.runtime.ZoneVmmDriver;
+import sledagent.agent.tls.JdkTls;
 import sledagent.agent.vmm.ConcurrentVmmTable;
 import sledagent.agent.vmm.KillIntent;
 import sledagent.agent.vmm.VmmActor;
@@ -123,7 +125,8 @@ public final class SledAgent implements AutoCloseable
             final PropolisClient propolis = new PropolisClient(Duration.ofSeconds(2));
             resources.push(propolis);
             final NexusClient nexus = new NexusClient(config.nexusUrls(), Duration.ofSeconds(5),
-                Duration.ofSeconds(30));
+                Duration.ofSeconds(30),
+                config.nexusTls().any() ? JdkTls.context(config.nexusTls(), "nexus_tls") : null);
             resources.push(nexus);
             final Metrics metrics = new Metrics();
             final StatePublisher publisher = new StatePublisher(nexus, timer, metrics);
@@ -169,7 +172,7 @@ public final class SledAgent implements AutoCloseable
             final PrometheusText prometheus = new PrometheusText(metrics, () -> vmmsByState(manager),
                 () -> new PrometheusText.PublisherStats(publisher.pending(), publisher.oldestLagMs()));
             final HttpServer server = HttpServer.start(config.listen(), 1, manager, blockingPool, prometheus,
-                config.httpLimits());
+                config.httpLimits(), ServerTls.load(config.apiTls()));
             resources.push(server);
             LOG.info(() -> "sled-agent " + Version.text() + " serving on " + server.address() + ", upstream "
                 + (config.nexusUrls().isEmpty() ? "none (states are logged)" : config.nexusUrls().toString())

@@ -18,6 +18,7 @@ import java.nio.channels.UnresolvedAddressException;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
+import javax.net.ssl.SSLContext;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.api.Json;
 import sledagent.api.SledVmmState;
@@ -62,14 +63,24 @@ public final class AgentApi
      */
     public AgentApi(final URI base, final Duration requestTimeout)
     {
+        this(base, requestTimeout, null);
+    }
+
+    /** A client whose https connections use {@code tls} (trust roots, client certificate); null: JDK defaults. */
+    public AgentApi(final URI base, final Duration requestTimeout, final SSLContext tls)
+    {
         final String text = base.toString();
         this.base = text.endsWith("/") ? text.substring(0, text.length() - 1) : text;
         this.requestTimeout = requestTimeout;
-        this.http = HttpClient.newBuilder()
+        final HttpClient.Builder builder = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(CONNECT_TIMEOUT)
-            .followRedirects(HttpClient.Redirect.NEVER)
-            .build();
+            .followRedirects(HttpClient.Redirect.NEVER);
+        if (tls != null)
+        {
+            builder.sslContext(tls);
+        }
+        this.http = builder.build();
     }
 
     /** The agent's base URL as it appears in messages. */

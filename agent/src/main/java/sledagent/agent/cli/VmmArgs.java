@@ -2,11 +2,15 @@ package sledagent.agent.cli;
 
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLContext;
 import sledagent.agent.Durations;
+import sledagent.agent.tls.JdkTls;
+import sledagent.agent.tls.TlsFiles;
 
 /**
  * A parsed {@code sled-agent vmm ...} command line. The global options ({@code --agent}, {@code --json},
@@ -20,9 +24,11 @@ import sledagent.agent.Durations;
  * @param version    print the version and exit 0
  * @param intervalMs watch: time between polls
  * @param forMs      watch: how long to run; 0 means until interrupted
+ * @param tls        for an https agent: {@code --tls-ca} trust roots, {@code --tls-cert}/{@code --tls-key} client
+ *                   certificate; null: the JDK's defaults
  */
 public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, boolean help, boolean version,
-    long intervalMs, long forMs)
+    long intervalMs, long forMs, SSLContext tls)
 {
     /** Where the agent listens unless {@code --agent} says otherwise. */
     public static final String DEFAULT_AGENT = "http://127.0.0.1:12345";
@@ -32,6 +38,8 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
 
     /** The subcommands, in the order the usage lists them. */
     public static final List<String> COMMANDS = List.of("list", "get", "stop", "terminate", "watch");
+
+    private static final List<String> TLS_FLAGS = List.of("--tls-ca", "--tls-cert", "--tls-key");
 
     private static final Pattern UUID_TEXT =
         Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
@@ -50,6 +58,9 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
         String agentText = DEFAULT_AGENT;
         String intervalText = null;
         String forText = null;
+        Path tlsCa = null;
+        Path tlsCert = null;
+        Path tlsKey = null;
         boolean json = false;
         boolean help = false;
         boolean version = false;
@@ -60,7 +71,8 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
             final int equals = token.startsWith("--") ? token.indexOf('=') : -1;
             final String name = equals > 0 ? token.substring(0, equals) : token;
             final String inline = equals > 0 ? token.substring(equals + 1) : null;
-            final boolean takesValue = "--agent".equals(name) || "--interval".equals(name) || "--for".equals(name);
+            final boolean takesValue = "--agent".equals(name) || "--interval".equals(name) || "--for".equals(name)
+                || TLS_FLAGS.contains(name);
             String value = null;
             if (takesValue)
             {
@@ -91,6 +103,9 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
                 case "--agent" -> agentText = value;
                 case "--interval" -> intervalText = value;
                 case "--for" -> forText = value;
+                case "--tls-ca" -> tlsCa = Path.of(value);
+                case "--tls-cert" -> tlsCert = Path.of(value);
+                case "--tls-key" -> tlsKey = Path.of(value);
                 default ->
                 {
                     if (token.startsWith("-") && token.length() > 1)
@@ -117,7 +132,7 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
         final String known = command != null && COMMANDS.contains(command) ? command : null;
         if (help || version)
         {
-            return new VmmArgs(known, null, null, json, help, !help, DEFAULT_INTERVAL_MS, 0);
+            return new VmmArgs(known, null, null, json, help, !help, DEFAULT_INTERVAL_MS, 0, null);
         }
         if (command == null)
         {
@@ -151,7 +166,24 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
         final UUID propolisId = needsId ? propolisId(positionals.get(0), known) : null;
         final long intervalMs = intervalText == null ? DEFAULT_INTERVAL_MS : duration(intervalText, "--interval");
         final long forMs = forText == null ? 0 : duration(forText, "--for");
-        return new VmmArgs(known, propolisId, agent(agentText, known), json, false, false, intervalMs, forMs);
+        return new VmmArgs(known, propolisId, agent(agentText, known), json, false, false, intervalMs, forMs,
+            tls(new TlsFiles(tlsCert, tlsKey, tlsCa), known));
+    }
+
+    private static SSLContext tls(final TlsFiles files, final String command)
+    {
+        if (!files.any())
+        {
+            return null;
+        }
+        try
+        {
+            return JdkTls.context(files, "--tls-cert", "--tls-key", "--tls-ca");
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new UsageException(ex.getMessage(), command);
+        }
     }
 
     private static String first(final String problem, final String another)

@@ -21,7 +21,10 @@ public final class VmmCommand
     private static final String OPTIONS = """
 
         options (before or after the command):
-          --agent URL   the agent's HTTP API (default %s)
+          --agent URL   the agent's HTTP API (default %s); https:// for a TLS agent
+          --tls-ca FILE     PEM CA(s) the agent's certificate must chain to (default: the JDK's)
+          --tls-cert FILE   client certificate for an agent that requires one (PEM chain)
+          --tls-key FILE    its private key (unencrypted PKCS#8 PEM)
           --json        JSON for scripts instead of text
           --help, -h    this help
         """.formatted(VmmArgs.DEFAULT_AGENT);
@@ -126,7 +129,7 @@ public final class VmmCommand
             out.println("sled-agent " + Version.text());
             return 0;
         }
-        final AgentApi api = new AgentApi(parsed.agent(), REQUEST_TIMEOUT);
+        final AgentApi api = new AgentApi(parsed.agent(), REQUEST_TIMEOUT, parsed.tls());
         try
         {
             switch (parsed.command())

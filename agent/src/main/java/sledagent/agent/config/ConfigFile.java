@@ -70,8 +70,16 @@ public final class ConfigFile
                 case "read_timeout" -> settings.readTimeout(text(value, source, key), source);
                 case "vmm_log_retention" -> settings.vmmLogRetention(text(value, source, key), source);
                 case "vmm_log_max_size" -> settings.vmmLogMaxSize(text(value, source, key), source);
-                default -> throw new ServeSettings.SettingException(source, key, "unknown setting; known: "
-                    + String.join(", ", ServeSettings.KEYS));
+                default ->
+                {
+                    final ServeSettings.TlsKey tls = ServeSettings.TlsKey.ofKey(key);
+                    if (tls == null)
+                    {
+                        throw new ServeSettings.SettingException(source, key, "unknown setting; known: "
+                            + String.join(", ", ServeSettings.KEYS));
+                    }
+                    settings.tlsFile(tls, text(value, source, key), source);
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ import java.util.regex.Pattern;
 import sledagent.agent.AgentConfig;
 import sledagent.agent.Durations;
 import sledagent.agent.http.HttpLimits;
+import sledagent.agent.tls.TlsFiles;
 
 /**
  * The settings of {@code serve} as they are gathered: defaults, then the config file, then flags (each later
@@ -22,7 +23,8 @@ public final class ServeSettings
     /** Every key of the config file; the flag of each is {@code --} plus the key with '-' for '_'. */
     public static final List<String> KEYS = List.of("listen", "nexus_urls", "state_dir", "stop_grace",
         "start_timeout", "zone_root", "zones", "sweep_interval", "sled_id", "log_format",
-        "max_connections", "idle_timeout", "read_timeout", "vmm_log_retention", "vmm_log_max_size");
+        "max_connections", "idle_timeout", "read_timeout", "vmm_log_retention", "vmm_log_max_size",
+        "tls_cert", "tls_key", "tls_client_ca", "nexus_tls_ca", "nexus_tls_cert", "nexus_tls_key");
 
     private static final Pattern SIZE = Pattern.compile("([0-9]{1,12})\\s*(|k|KiB|K|M|MiB|G|GiB)");
 
@@ -42,6 +44,51 @@ public final class ServeSettings
     private int maxConnections = HttpLimits.DEFAULT_MAX_CONNECTIONS;
     private long idleTimeoutMs = HttpLimits.DEFAULT_IDLE_TIMEOUT_MS;
     private long readTimeoutMs = HttpLimits.DEFAULT_READ_TIMEOUT_MS;
+    private final Path[] tls = new Path[TlsKey.values().length];
+
+    /** The TLS file settings: key name in the file, flag {@code --} plus the name with '-' for '_'. */
+    public enum TlsKey
+    {
+        TLS_CERT, TLS_KEY, TLS_CLIENT_CA, NEXUS_TLS_CA, NEXUS_TLS_CERT, NEXUS_TLS_KEY;
+
+        /** The config file key, e.g. {@code tls_client_ca}. */
+        public String key()
+        {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** The flag, e.g. {@code --tls-client-ca}. */
+        public String flag()
+        {
+            return "--" + key().replace('_', '-');
+        }
+
+        /** The setting of config file key {@code key}, or null if it is not a TLS key. */
+        public static TlsKey ofKey(final String key)
+        {
+            for (final TlsKey candidate : values())
+            {
+                if (candidate.key().equals(key))
+                {
+                    return candidate;
+                }
+            }
+            return null;
+        }
+
+        /** The setting of {@code flag}, or null if it is not a TLS flag. */
+        public static TlsKey ofFlag(final String flag)
+        {
+            for (final TlsKey candidate : values())
+            {
+                if (candidate.flag().equals(flag))
+                {
+                    return candidate;
+                }
+            }
+            return null;
+        }
+    }
 
     /** How log lines are written. */
     public enum LogFormat
@@ -82,9 +129,10 @@ public final class ServeSettings
         {
             throw new SettingException(source, "nexus_urls", "not a URL: " + value);
         }
-        if (!"http".equals(url.getScheme()) || url.getHost() == null)
+        if (!("http".equals(url.getScheme()) || "https".equals(url.getScheme())) || url.getHost() == null)
         {
-            throw new SettingException(source, "nexus_urls", "must be http://host:port[/prefix]: " + value);
+            throw new SettingException(source, "nexus_urls", "must be http://host:port[/prefix] (or https://): "
+                + value);
         }
         nexusUrls.add(url);
     }
@@ -204,6 +252,12 @@ public final class ServeSettings
         readTimeoutMs = duration(value, source, "read_timeout");
     }
 
+    /** A PEM file path (read and checked when the agent starts, or by {@code config check}). */
+    public void tlsFile(final TlsKey setting, final String value, final String source)
+    {
+        tls[setting.ordinal()] = path(value, source, setting.key());
+    }
+
     public LogFormat logFormat()
     {
         return logFormat;
@@ -215,7 +269,13 @@ public final class ServeSettings
         return new AgentConfig(AgentConfig.parseHostPort(listen), nexusUrls, stateDir, stopGraceMs, zoneRoot,
             sledId == null ? UUID.randomUUID() : sledId, startTimeoutMs, zones, sweepIntervalMs,
             HttpLimits.DEFAULTS.with(maxConnections, idleTimeoutMs, readTimeoutMs), vmmLogRetentionMs,
-            vmmLogMaxBytes);
+            vmmLogMaxBytes, new TlsFiles(tls(TlsKey.TLS_CERT), tls(TlsKey.TLS_KEY), tls(TlsKey.TLS_CLIENT_CA)),
+            new TlsFiles(tls(TlsKey.NEXUS_TLS_CERT), tls(TlsKey.NEXUS_TLS_KEY), tls(TlsKey.NEXUS_TLS_CA)));
+    }
+
+    private Path tls(final TlsKey setting)
+    {
+        return tls[setting.ordinal()];
     }
 
     private static long duration(final String value, final String source, final String key)

@@ -7,6 +7,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.UUID;
+import javax.net.ssl.SSLContext;
 
 /** A small blocking client of the agent's own HTTP API, for the demo, tests and operators' tools. */
 public final class AgentHttpClient
@@ -24,9 +25,21 @@ public final class AgentHttpClient
 
     public AgentHttpClient(final URI base, final Duration timeout)
     {
+        this(base, timeout, null);
+    }
+
+    /** A client whose https connections use {@code tls} (null: the JDK's default context). */
+    public AgentHttpClient(final URI base, final Duration timeout, final SSLContext tls)
+    {
         this.base = base;
         this.timeout = timeout;
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout).build();
+        final HttpClient.Builder builder = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(timeout);
+        if (tls != null)
+        {
+            builder.sslContext(tls);
+        }
+        this.http = builder.build();
     }
 
     public Answer register(final UUID propolisId, final String ensureBodyJson) throws IOException, InterruptedException

@@ -2,6 +2,9 @@ package sledagent.agent.demo;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -14,6 +17,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
 import sledagent.api.Json;
 import sledagent.api.SledVmmState;
 
@@ -43,15 +48,46 @@ public final class RecordingNexus implements AutoCloseable
 
     public RecordingNexus() throws IOException
     {
-        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+        this(HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64));
+    }
+
+    /**
+     * An HTTPS Nexus that requires a client certificate: {@code tls} holds its certificate and the CA client
+     * certificates must chain to (a handshake without one fails).
+     */
+    public RecordingNexus(final SSLContext tls) throws IOException
+    {
+        this(httpsRequiringClientCertificates(tls));
+    }
+
+    private RecordingNexus(final HttpServer server)
+    {
+        this.server = server;
         server.createContext("/", this::handle);
         server.setExecutor(executor);
         server.start();
     }
 
+    private static HttpServer httpsRequiringClientCertificates(final SSLContext tls) throws IOException
+    {
+        final HttpsServer https = HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+        https.setHttpsConfigurator(new HttpsConfigurator(tls)
+        {
+            @Override
+            public void configure(final HttpsParameters parameters)
+            {
+                final SSLParameters ssl = tls.getDefaultSSLParameters();
+                ssl.setNeedClientAuth(true);
+                parameters.setSSLParameters(ssl);
+            }
+        });
+        return https;
+    }
+
     public URI url()
     {
-        return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+        return URI.create((server instanceof HttpsServer ? "https" : "http") + "://127.0.0.1:"
+            + server.getAddress().getPort());
     }
 
     /** From now on answer every publish with {@code statusCode} (recording only 2xx answers as accepted). */

@@ -33,25 +33,29 @@ public final class HttpServer implements AutoCloseable
     private final EventLoopGroup group;
     private final Channel channel;
     private final AtomicInteger inFlight;
+    private final boolean tls;
 
-    private HttpServer(final EventLoopGroup group, final Channel channel, final AtomicInteger inFlight)
+    private HttpServer(final EventLoopGroup group, final Channel channel, final AtomicInteger inFlight,
+        final boolean tls)
     {
         this.group = group;
         this.channel = channel;
         this.inFlight = inFlight;
+        this.tls = tls;
     }
 
-    /** Binds {@code address} (port 0 picks a free one) and starts serving, with the default limits. */
+    /** Binds {@code address} (port 0 picks a free one) and starts serving plain HTTP, with the default limits. */
     public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
         final VmmManager manager, final Executor blocking, final PrometheusText prometheus)
         throws InterruptedException
     {
-        return start(address, eventLoopThreads, manager, blocking, prometheus, HttpLimits.DEFAULTS);
+        return start(address, eventLoopThreads, manager, blocking, prometheus, HttpLimits.DEFAULTS, null);
     }
 
-    /** Binds {@code address} (port 0 picks a free one) and starts serving within {@code limits}. */
+    /** Binds {@code address} and starts serving within {@code limits}, over {@code tls} unless it is null. */
     public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
-        final VmmManager manager, final Executor blocking, final PrometheusText prometheus, final HttpLimits limits)
+        final VmmManager manager, final Executor blocking, final PrometheusText prometheus, final HttpLimits limits,
+        final ServerTls tls)
         throws InterruptedException
     {
         final boolean epoll = Epoll.isAvailable();
@@ -70,10 +74,11 @@ public final class HttpServer implements AutoCloseable
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .handler(new ConnectionLimiter(limits, manager.metrics()))
                 .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking, prometheus), inFlight,
-                    limits))
+                    limits, tls))
                 .bind(address).sync().channel();
-            LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ")");
-            return new HttpServer(group, channel, inFlight);
+            LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ", "
+                + (tls == null ? "HTTP" : tls.clientAuth() ? "HTTPS, client certificate required" : "HTTPS") + ")");
+            return new HttpServer(group, channel, inFlight, tls != null);
         }
         catch (final Exception ex)
         {
@@ -86,6 +91,12 @@ public final class HttpServer implements AutoCloseable
     public InetSocketAddress address()
     {
         return (InetSocketAddress)channel.localAddress();
+    }
+
+    /** True if the API is served over TLS (https). */
+    public boolean tls()
+    {
+        return tls;
     }
 
     /** Stops accepting connections, lets requests already being answered finish (bounded), then stops. */

@@ -5,7 +5,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The pipeline, and nothing else: timeouts (on raw bytes), codec, bounded aggregator, API handler. */
+/** The pipeline, and nothing else: TLS when configured, timeouts (on raw bytes), codec, bounded aggregator, API. */
 final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
 {
     /** DESIGN.md: a body over 1 MiB is 413. */
@@ -14,12 +14,16 @@ final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
     private final VmmEndpoints endpoints;
     private final AtomicInteger inFlight;
     private final HttpLimits limits;
+    /** Null: plain HTTP. */
+    private final ServerTls tls;
 
-    HttpServerInitializer(final VmmEndpoints endpoints, final AtomicInteger inFlight, final HttpLimits limits)
+    HttpServerInitializer(final VmmEndpoints endpoints, final AtomicInteger inFlight, final HttpLimits limits,
+        final ServerTls tls)
     {
         this.endpoints = endpoints;
         this.inFlight = inFlight;
         this.limits = limits;
+        this.tls = tls;
     }
 
     @Override
@@ -30,5 +34,9 @@ final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
             .addLast("codec", new HttpServerCodec())
             .addLast("aggregator", new BoundedAggregator(MAX_BODY_BYTES))
             .addLast("api", new ApiHandler(endpoints, inFlight));
+        if (tls != null)
+        {
+            tls.addFirst(channel);
+        }
     }
 }

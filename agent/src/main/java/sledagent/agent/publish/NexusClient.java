@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import javax.net.ssl.SSLContext;
 import sledagent.api.Json;
 import sledagent.api.SledVmmState;
 
@@ -26,12 +27,26 @@ public final class NexusClient implements AutoCloseable
 
     public NexusClient(final List<URI> baseUrls, final Duration connectTimeout, final Duration requestTimeout)
     {
+        this(baseUrls, connectTimeout, requestTimeout, null);
+    }
+
+    /**
+     * A client whose https connections use {@code tls} (trust roots, and a client certificate if it has one);
+     * null: the JDK's default context.
+     */
+    public NexusClient(final List<URI> baseUrls, final Duration connectTimeout, final Duration requestTimeout,
+        final SSLContext tls)
+    {
         this.baseUrls = List.copyOf(baseUrls);
         this.requestTimeout = requestTimeout;
-        this.http = HttpClient.newBuilder()
+        final HttpClient.Builder builder = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(connectTimeout)
-            .build();
+            .connectTimeout(connectTimeout);
+        if (tls != null)
+        {
+            builder.sslContext(tls);
+        }
+        this.http = builder.build();
     }
 
     /** False when no upstream is configured: states are only logged and served. */

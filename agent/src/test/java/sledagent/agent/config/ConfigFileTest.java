@@ -100,6 +100,9 @@ class ConfigFileTest
         final String text = Files.readString(example);
         // Every setting is documented in the example (set or commented out).
         assertThat(ServeSettings.KEYS).allSatisfy(key -> assertThat(text).contains(key + " = "));
+        // The TLS settings are commented out: TLS is off by default.
+        assertThat(ServeSettings.TlsKey.values())
+            .allSatisfy(tls -> assertThat(text).containsPattern("(?m)^# " + tls.key() + " = "));
     }
 
     @Test

@@ -14,11 +14,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.function.Function;
+import javax.net.ssl.SSLContext;
 import sledagent.agent.AgentConfig;
 import sledagent.agent.SledAgent;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.agent.testing.TestZones;
+import sledagent.agent.tls.TlsFiles;
 import sledagent.api.Json;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
 
@@ -65,6 +67,39 @@ final class AgentFixture implements AutoCloseable
         nexus = startedNexus;
         client = new AgentHttpClient(URI.create("http://127.0.0.1:" + agent.server().address().getPort()),
             Duration.ofSeconds(10));
+    }
+
+    /**
+     * An agent serving its API over {@code apiTls} and publishing to {@code nexus} over {@code nexusTls}; its
+     * {@link #client} uses {@code clientTls}. The fixture owns {@code nexus} from here on (closes it, even if the
+     * agent does not start).
+     */
+    AgentFixture(final RecordingNexus nexus, final TlsFiles apiTls, final TlsFiles nexusTls,
+        final SSLContext clientTls) throws Exception
+    {
+        zoneRoot = TestZones.uniqueRoot();
+        stateDir = Files.createTempDirectory("sled-agent-test");
+        try
+        {
+            agent = SledAgent.launch(new AgentConfig(new InetSocketAddress("127.0.0.1", 0), List.of(nexus.url()),
+                stateDir, 60_000, zoneRoot, UUID.randomUUID(), AgentConfig.DEFAULT_START_TIMEOUT_MS)
+                .withTls(apiTls, nexusTls), PropolisSimLauncher::command);
+        }
+        catch (final Exception | Error ex)
+        {
+            nexus.close();
+            removeZones(zoneRoot);
+            throw ex;
+        }
+        this.nexus = nexus;
+        client = new AgentHttpClient(base(), Duration.ofSeconds(10), clientTls);
+    }
+
+    /** The agent's base URL: https when it serves TLS. */
+    URI base()
+    {
+        return URI.create((agent.server().tls() ? "https" : "http") + "://127.0.0.1:"
+            + agent.server().address().getPort());
     }
 
     /** A free loopback address for a VMM. */
