@@ -250,8 +250,10 @@ final class AgentProcess implements AutoCloseable
                 final Path source = Path.of(entry);
                 if (Files.isDirectory(source))
                 {
-                    final Path copy = snapshot.resolve(Integer.toString(index++));
-                    copyTree(source, copy);
+                    // A jar, as the packaged agent runs from: classes load from one file opened once, not from a
+                    // file per class (which matters when the agent runs out of descriptors).
+                    final Path copy = snapshot.resolve(index++ + ".jar");
+                    jarTree(source, copy);
                     entries.add(copy.toString());
                 }
                 else
@@ -266,28 +268,37 @@ final class AgentProcess implements AutoCloseable
 
     private static String snapshotClassPath;
 
-    private static void copyTree(final Path source, final Path target) throws IOException
+    private static void jarTree(final Path source, final Path jar) throws IOException
     {
-        try (java.util.stream.Stream<Path> paths = Files.walk(source))
+        try (java.util.stream.Stream<Path> paths = Files.walk(source);
+            java.util.jar.JarOutputStream out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar)))
         {
             for (final Path path : paths.toList())
             {
-                final Path to = target.resolve(source.relativize(path).toString());
+                final String name = source.relativize(path).toString().replace(java.io.File.separatorChar, '/');
+                if (name.isEmpty())
+                {
+                    continue;
+                }
                 if (Files.isDirectory(path))
                 {
-                    Files.createDirectories(to);
+                    out.putNextEntry(new java.util.jar.JarEntry(name + "/"));
+                    out.closeEntry();
+                    continue;
                 }
-                else
+                final byte[] bytes;
+                try
                 {
-                    try
-                    {
-                        Files.copy(path, to);
-                    }
-                    catch (final java.nio.file.NoSuchFileException ex)
-                    {
-                        // Removed by a concurrent build while walking: not part of the snapshot.
-                    }
+                    bytes = Files.readAllBytes(path);
                 }
+                catch (final java.nio.file.NoSuchFileException ex)
+                {
+                    // Removed by a concurrent build while walking: not part of the snapshot.
+                    continue;
+                }
+                out.putNextEntry(new java.util.jar.JarEntry(name));
+                out.write(bytes);
+                out.closeEntry();
             }
         }
     }

@@ -73,6 +73,8 @@ public final class CgroupZoneBackend implements ZoneBackend
     private final LinuxLibC libc;
     private final PidfdWatcher watcher;
     private final boolean useCgroupKill;
+    /** A descriptor kept for the kill when the process has none left. */
+    private final DescriptorReserve reserve = new DescriptorReserve();
     // One freeze at a time: a thaw of one caller must not cut short another caller's frozen read.
     private final Object freezeLock = new Object();
 
@@ -289,6 +291,19 @@ public final class CgroupZoneBackend implements ZoneBackend
         }
         catch (final IOException ex)
         {
+            if (DescriptorReserve.isExhaustion(ex))
+            {
+                // Out of descriptors: the kill must not wait for one to free up.
+                try
+                {
+                    reserve.runWithSpare(() -> Files.write(kill, KILL, StandardOpenOption.WRITE));
+                    return;
+                }
+                catch (final IOException again)
+                {
+                    ex.addSuppressed(again);
+                }
+            }
             if (Files.isDirectory(dir))
             {
                 throw new ZoneException("cannot write " + kill, ex);
@@ -606,6 +621,7 @@ public final class CgroupZoneBackend implements ZoneBackend
     public void close()
     {
         watcher.close();
+        reserve.close();
     }
 
     @Override
