@@ -1,6 +1,5 @@
 package sledagent.agent.runtime;
 
-import io.netty.util.Timeout;
 import io.netty.util.Timer;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -12,8 +11,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -43,11 +40,7 @@ public final class LogJanitor implements AutoCloseable
     private final Predicate<UUID> known;
     private final long retentionMs;
     private final long maxBytes;
-    private final Timer timer;
-    private final ExecutorService pool;
-    private final long intervalMs;
-    private volatile Timeout next;
-    private volatile boolean closed;
+    private final PeriodicJob periodic;
 
     /**
      * @param dir         the VMM log directory
@@ -62,15 +55,13 @@ public final class LogJanitor implements AutoCloseable
         this.known = known;
         this.retentionMs = retentionMs;
         this.maxBytes = maxBytes;
-        this.timer = timer;
-        this.pool = pool;
-        this.intervalMs = intervalMs;
+        this.periodic = new PeriodicJob("VMM log cleanup", timer, pool, intervalMs, this::clean);
     }
 
     /** Schedules the first round after one interval. */
     public void start()
     {
-        scheduleNext();
+        periodic.start();
     }
 
     /** One round; returns the number of files removed or rotated. */
@@ -167,47 +158,9 @@ public final class LogJanitor implements AutoCloseable
         }
     }
 
-    private void scheduleNext()
-    {
-        if (closed)
-        {
-            return;
-        }
-        next = timer.newTimeout(t ->
-        {
-            try
-            {
-                pool.execute(() ->
-                {
-                    try
-                    {
-                        clean();
-                    }
-                    catch (final RuntimeException ex)
-                    {
-                        LOG.log(Level.WARNING, "VMM log cleanup failed", ex);
-                    }
-                    finally
-                    {
-                        scheduleNext();
-                    }
-                });
-            }
-            catch (final RejectedExecutionException ex)
-            {
-                scheduleNext();
-            }
-        }, intervalMs, TimeUnit.MILLISECONDS);
-    }
-
     @Override
     public void close()
     {
-        closed = true;
-        final Timeout pending = next;
-        if (pending != null)
-        {
-            pending.cancel();
-        }
+        periodic.close();
     }
 }

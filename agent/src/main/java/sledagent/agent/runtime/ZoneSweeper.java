@@ -1,12 +1,9 @@
 package sledagent.agent.runtime;
 
-import io.netty.util.Timeout;
 import io.netty.util.Timer;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -32,12 +29,8 @@ public final class ZoneSweeper implements AutoCloseable
     private final ZoneBackend zones;
     private final Predicate<UUID> known;
     private final Duration emptyBound;
-    private final Timer timer;
-    private final ExecutorService pool;
-    private final long intervalMs;
     private final String owner;
-    private volatile Timeout next;
-    private volatile boolean closed;
+    private final PeriodicJob periodic;
     /** Foreign zones seen by the last sweep: logged only when the count changes. */
     private volatile int lastForeign;
 
@@ -54,16 +47,14 @@ public final class ZoneSweeper implements AutoCloseable
         this.zones = zones;
         this.known = known;
         this.emptyBound = emptyBound;
-        this.timer = timer;
-        this.pool = pool;
-        this.intervalMs = intervalMs;
+        this.periodic = new PeriodicJob("sweep", timer, pool, intervalMs, this::sweep);
     }
 
     /** Sweeps once now (on the caller's thread), then every interval on the pool. */
     public int start() throws InterruptedException
     {
         final int removed = sweep();
-        scheduleNext();
+        periodic.start();
         return removed;
     }
 
@@ -128,43 +119,6 @@ public final class ZoneSweeper implements AutoCloseable
         return removed;
     }
 
-    private void scheduleNext()
-    {
-        if (closed)
-        {
-            return;
-        }
-        next = timer.newTimeout(t ->
-        {
-            try
-            {
-                pool.execute(() ->
-                {
-                    try
-                    {
-                        sweep();
-                    }
-                    catch (final InterruptedException ex)
-                    {
-                        Thread.currentThread().interrupt();
-                    }
-                    catch (final RuntimeException ex)
-                    {
-                        LOG.log(Level.WARNING, "sweep failed", ex);
-                    }
-                    finally
-                    {
-                        scheduleNext();
-                    }
-                });
-            }
-            catch (final RejectedExecutionException ex)
-            {
-                scheduleNext();
-            }
-        }, intervalMs, TimeUnit.MILLISECONDS);
-    }
-
     private static UUID propolisId(final String zoneName)
     {
         try
@@ -180,11 +134,6 @@ public final class ZoneSweeper implements AutoCloseable
     @Override
     public void close()
     {
-        closed = true;
-        final Timeout pending = next;
-        if (pending != null)
-        {
-            pending.cancel();
-        }
+        periodic.close();
     }
 }

@@ -177,22 +177,7 @@ public final class ZoneVmmDriver implements VmmDriver
     @Override
     public Cancellable armStopDeadline(final long delayMs, final Consumer<Event> post)
     {
-        final Timeout timeout = timer.newTimeout(t -> post.accept(new Event.StopGraceExpired()),
-            Math.max(0, delayMs), TimeUnit.MILLISECONDS);
-        return new Cancellable()
-        {
-            @Override
-            public void cancel()
-            {
-                timeout.cancel();
-            }
-
-            @Override
-            public CompletableFuture<Void> finished()
-            {
-                return CompletableFuture.completedFuture(null);
-            }
-        };
+        return later(delayMs, () -> post.accept(new Event.StopGraceExpired()));
     }
 
     @Override
