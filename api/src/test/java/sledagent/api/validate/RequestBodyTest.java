@@ -153,6 +153,8 @@ class RequestBodyTest
             c("/local_config/dhcp_config/dns_servers/0", "\"01.1.1.1\"", "local_config.dhcp_config.dns_servers[0]: \"01.1.1.1\" is not an IP address"),
             c("/local_config/dhcp_config/dns_servers/1", "\"fe80::1%eth0\"", "local_config.dhcp_config.dns_servers[1]: \"fe80::1%eth0\" is not an IP address"),
             c("/local_config/dhcp_config/dns_servers/1", "\"::ffff:10.0.0.1\"", null),
+            c("/local_config/external_ips/v6/floating_ips/0", "\"::ffff:1.2.3.4\"", null),
+            c("/local_config/external_ips/v4/floating_ips/0", "\"::ffff:1.2.3.4\"", "local_config.external_ips.v4.floating_ips[0]: \"::ffff:1.2.3.4\" is not an IPv4 address"),
             c("/local_config/dhcp_config/host_domain", "null", null),
             c("/local_config/dhcp_config/host_domain", "<remove>", null),
             c("/local_config/dhcp_config/search_domains/0", "5", "local_config.dhcp_config.search_domains[0]: must be a string, not an integer"),
