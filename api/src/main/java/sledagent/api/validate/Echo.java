@@ -39,7 +39,8 @@ final class Echo
 
     private static String cut(final String text)
     {
-        return text.length() <= MAX_CHARS ? text : text.substring(0, MAX_CHARS) + "... (" + text.length() + " characters)";
+        return text.length() <= MAX_CHARS ? text
+            : text.substring(0, MAX_CHARS) + "... (" + text.length() + " characters)";
     }
 
     /** The JSON type of a value, as a message names it: {@code "a string"}, {@code "an integer"}. */
