@@ -175,6 +175,18 @@ final class Specs
 
     private static Api load(final String file, final String version)
     {
+        return load(file, version, tree ->
+        {
+        }, false);
+    }
+
+    /**
+     * {@code extraPatch} runs after the documented patches; {@code ignoreExtraFields} turns off the validator's
+     * injected {@code additionalProperties: false} (and with it the spec's own, so such cases must be checked apart).
+     */
+    private static Api load(final String file, final String version,
+        final java.util.function.Consumer<ObjectNode> extraPatch, final boolean ignoreExtraFields)
+    {
         final Path spec = specsDir().resolve(file);
         final ObjectNode tree;
         try
@@ -192,10 +204,76 @@ final class Specs
         }
         rewritePatterns(tree);
         overlappingOneOfToAnyOf((ObjectNode) tree.path("components").path("schemas"));
-        final OpenApiInteractionValidator validator = OpenApiInteractionValidator
-            .createForInlineApiSpecification(tree.toString())
-            .build();
-        return new Api(file, version, validator);
+        extraPatch.accept(tree);
+        final OpenApiInteractionValidator.Builder builder = OpenApiInteractionValidator
+            .createForInlineApiSpecification(tree.toString());
+        if (ignoreExtraFields)
+        {
+            builder.withLevelResolver(com.atlassian.oai.validator.report.LevelResolver.create()
+                .withLevel("validation.request.body.schema.additionalProperties",
+                    ValidationReport.Level.IGNORE)
+                .build());
+        }
+        return new Api(file, version, builder.build());
+    }
+
+    /**
+     * The sled-agent spec as the agent's {@code RequestBody} validator reads it, for cross-checking the two: the
+     * integer formats' ranges ({@code uint8} .. {@code uint64}, {@code uint}), which this validator does not know,
+     * written as {@code minimum}/{@code maximum}; {@code format: ip} as "ipv4 or ipv6"; the agent's bound on
+     * {@code Generation} (a signed 64-bit long that must be able to grow by one); extra fields not checked.
+     */
+    static Api sledAgentBounded()
+    {
+        return Holder.SLED_AGENT_BOUNDED;
+    }
+
+    private static void boundFormats(final JsonNode node)
+    {
+        if (node instanceof ObjectNode object)
+        {
+            final String format = object.path("format").asText("");
+            final java.math.BigInteger max = switch (format)
+            {
+                case "uint8" -> java.math.BigInteger.valueOf(255);
+                case "uint16" -> java.math.BigInteger.valueOf(65_535);
+                case "uint32" -> java.math.BigInteger.valueOf(4_294_967_295L);
+                case "uint64", "uint" -> java.math.BigInteger.ONE.shiftLeft(64).subtract(java.math.BigInteger.ONE);
+                default -> null;
+            };
+            if (max != null && (!object.has("maximum") || object.get("maximum").bigIntegerValue().compareTo(max) > 0))
+            {
+                object.put("maximum", max);
+            }
+            // The reference's own format checks are more lenient than the Rust types behind them; these patterns
+            // narrow them to what Rust parses: a uuid only hyphenated 8-4-4-4-12 (java.util.UUID takes
+            // "1-1-1-1-1"), an ipv4 never in IPv6 notation ("::ffff:1.2.3.4" counts as IPv4 to it), an ipv6 never
+            // with a zone ("fe80::1%eth0").
+            switch (format)
+            {
+                case "uuid" -> object.put("pattern",
+                    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+                case "ipv4" -> object.put("pattern", "^[0-9.]+$");
+                case "ipv6" -> object.put("pattern", "^[0-9a-fA-F:.]+$");
+                case "ip" ->
+                {
+                    // Unknown to the reference, and an anyOf beside "type" loses the type: each branch says it.
+                    object.remove("format");
+                    object.set("anyOf", new ObjectMapper().createArrayNode()
+                        .add(new ObjectMapper().createObjectNode().put("type", "string").put("format", "ipv4")
+                            .put("pattern", "^[0-9.]+$"))
+                        .add(new ObjectMapper().createObjectNode().put("type", "string").put("format", "ipv6")
+                            .put("pattern", "^[0-9a-fA-F:.]+$")));
+                }
+                default ->
+                {
+                }
+            }
+        }
+        for (final JsonNode child : node)
+        {
+            boundFormats(child);
+        }
     }
 
     /**
@@ -300,5 +378,10 @@ final class Specs
         static final Api SLED_AGENT = load(SLED_AGENT_FILE, SLED_AGENT_VERSION);
         static final Api NEXUS_INTERNAL = load(NEXUS_INTERNAL_FILE, NEXUS_INTERNAL_VERSION);
         static final Api PROPOLIS = load(PROPOLIS_FILE, PROPOLIS_VERSION);
+        static final Api SLED_AGENT_BOUNDED = load(SLED_AGENT_FILE, SLED_AGENT_VERSION, tree ->
+        {
+            boundFormats(tree);
+            ((ObjectNode) tree.at("/components/schemas/Generation")).put("maximum", Long.MAX_VALUE - 1);
+        }, true);
     }
 }

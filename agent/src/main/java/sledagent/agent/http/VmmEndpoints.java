@@ -1,6 +1,7 @@
 package sledagent.agent.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,6 +22,8 @@ import sledagent.api.Json;
 import sledagent.api.SledVmmState;
 import sledagent.api.VmmPutStateBody;
 import sledagent.api.VmmStateRequested;
+import sledagent.api.validate.InvalidBodyException;
+import sledagent.api.validate.RequestBody;
 
 /**
  * The VMM endpoints: decode, one {@link VmmManager} call, encode. Runs on the event loop, so nothing here
@@ -30,6 +33,7 @@ final class VmmEndpoints
 {
     private static final ObjectReader ENSURE_READER = Json.mapper().readerFor(InstanceEnsureBody.class);
     private static final ObjectReader PUT_STATE_READER = Json.mapper().readerFor(VmmPutStateBody.class);
+    private static final ObjectReader TREE_READER = Json.mapper().readerFor(JsonNode.class);
 
     private final VmmManager manager;
     private final Executor blocking;
@@ -41,6 +45,7 @@ final class VmmEndpoints
         this.manager = manager;
         this.blocking = blocking;
         this.prometheus = prometheus;
+        RequestBody.load();
     }
 
     Metrics metrics()
@@ -57,7 +62,7 @@ final class VmmEndpoints
     /** {@code PUT /vmms/{id}}: decoded and checked here; the record is written on the blocking pool. */
     CompletableFuture<HttpAnswer> register(final UUID propolisId, final InputStream body) throws BadRequestException
     {
-        final InstanceEnsureBody ensure = decode(ENSURE_READER, body);
+        final InstanceEnsureBody ensure = decode(RequestBody.INSTANCE_ENSURE, ENSURE_READER, body);
         checkAddress(ensure.propolisAddr());
         try
         {
@@ -82,7 +87,7 @@ final class VmmEndpoints
     CompletableFuture<HttpAnswer> putState(final UUID propolisId, final InputStream body)
         throws BadRequestException
     {
-        final VmmPutStateBody request = decode(PUT_STATE_READER, body);
+        final VmmPutStateBody request = decode(RequestBody.VMM_PUT_STATE, PUT_STATE_READER, body);
         final Event event;
         if (request.state() instanceof VmmStateRequested.Running)
         {
@@ -149,16 +154,28 @@ final class VmmEndpoints
         return HttpAnswer.error(ApiError.internal("unexpected reply " + reply));
     }
 
-    private static <T> T decode(final ObjectReader reader, final InputStream body) throws BadRequestException
+    /** Parsed to a tree, checked against every constraint of its v48 schema, then bound. */
+    private static <T> T decode(final RequestBody kind, final ObjectReader reader, final InputStream body)
+        throws BadRequestException
     {
         try
         {
-            final T value = reader.readValue(body);
+            final JsonNode tree = TREE_READER.readValue(body);
+            if (tree == null || tree.isMissingNode())
+            {
+                throw new BadRequestException("request body must be a JSON object");
+            }
+            kind.check(tree);
+            final T value = reader.readValue(tree);
             if (value == null)
             {
                 throw new BadRequestException("request body must be a JSON object");
             }
             return value;
+        }
+        catch (final InvalidBodyException ex)
+        {
+            throw new BadRequestException(ex.getMessage());
         }
         catch (final JsonProcessingException ex)
         {
