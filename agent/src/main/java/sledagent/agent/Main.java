@@ -4,12 +4,17 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.logging.Level;
+import sledagent.agent.config.AgentConfig;
 import sledagent.agent.config.ConfigFile;
+import sledagent.agent.config.Durations;
 import sledagent.agent.config.ServeSettings;
+import sledagent.agent.config.Version;
 import sledagent.agent.demo.Demo;
 import sledagent.agent.http.ServerTls;
-import sledagent.agent.tls.JdkTls;
+import sledagent.agent.log.Logging;
+import sledagent.agent.persist.AlreadyRunningException;
 import sledagent.agent.service.Daemon;
+import sledagent.agent.tls.JdkTls;
 
 /**
  * {@code sled-agent serve | demo | --version | --help}. Exit status: 0 ok, 2 bad usage or another agent holds

@@ -7,6 +7,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
+import sledagent.agent.config.Durations;
 
 /** The command line: exit statuses and messages an operator sees. */
 class MainTest

@@ -9,8 +9,8 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import sledagent.agent.SledAgent;
-import sledagent.agent.persist.StoredVmm;
-import sledagent.agent.persist.VmmStore;
+import sledagent.agent.vmm.StoredVmm;
+import sledagent.agent.vmm.VmmStore;
 
 /**
  * The agent's {@link VmmStore} with each write timed on the calling thread (the VMM's actor, which writes the

@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
-import sledagent.agent.Durations;
+import sledagent.agent.config.Durations;
 import sledagent.agent.tls.JdkTls;
 import sledagent.agent.tls.TlsFiles;
 

@@ -4,7 +4,7 @@ import java.io.PrintStream;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
-import sledagent.agent.Version;
+import sledagent.agent.config.Version;
 import sledagent.api.SledVmmState;
 import sledagent.api.VmmPutStateResponse;
 

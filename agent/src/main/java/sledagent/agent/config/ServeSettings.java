@@ -8,8 +8,8 @@ import java.util.Locale;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import sledagent.agent.AgentConfig;
-import sledagent.agent.Durations;
+import sledagent.agent.config.AgentConfig;
+import sledagent.agent.config.Durations;
 import sledagent.agent.http.HttpLimits;
 import sledagent.agent.tls.TlsFiles;
 

@@ -8,6 +8,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.UUID;
 import javax.net.ssl.SSLContext;
+import sledagent.agent.config.Version;
 
 /** A small blocking client of the agent's own HTTP API, for the demo, tests and operators' tools. */
 public final class AgentHttpClient

@@ -17,6 +17,8 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.logging.Logger;
 import sledagent.agent.vmm.KillIntent;
+import sledagent.agent.vmm.StoredVmm;
+import sledagent.agent.vmm.VmmStore;
 import sledagent.api.Json;
 
 /**

@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 import sledagent.agent.metrics.Metrics;
-import sledagent.agent.runtime.Backoff;
+import sledagent.agent.retry.Backoff;
 import sledagent.agent.vmm.Event;
 import sledagent.api.SledVmmState;
 

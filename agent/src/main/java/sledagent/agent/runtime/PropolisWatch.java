@@ -8,6 +8,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import sledagent.agent.retry.Backoff;
 import sledagent.agent.vmm.Cancellable;
 import sledagent.agent.vmm.Event;
 import sledagent.hypervisor.PropolisClient;

@@ -9,8 +9,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.logging.Logger;
 import sledagent.agent.metrics.Metrics;
-import sledagent.agent.persist.StoredVmm;
-import sledagent.agent.persist.VmmStore;
 import sledagent.api.InstanceEnsureBody;
 import sledagent.api.SledVmmState;
 import sledagent.api.VmmUnregisterResponse;

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import sledagent.agent.AgentConfig;
+import sledagent.agent.config.AgentConfig;
 import sledagent.agent.http.HttpLimits;
 
 class ConfigFileTest

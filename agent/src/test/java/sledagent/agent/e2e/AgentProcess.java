@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import sledagent.agent.config.Version;
 import sledagent.agent.demo.AgentHttpClient;
 
 /**

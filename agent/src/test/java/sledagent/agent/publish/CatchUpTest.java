@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.agent.metrics.Metrics;
-import sledagent.agent.runtime.Backoff;
+import sledagent.agent.retry.Backoff;
 import sledagent.api.SledVmmState;
 import sledagent.api.VmmRuntimeState;
 import sledagent.api.VmmState;

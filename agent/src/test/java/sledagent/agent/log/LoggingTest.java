@@ -1,4 +1,4 @@
-package sledagent.agent;
+package sledagent.agent.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

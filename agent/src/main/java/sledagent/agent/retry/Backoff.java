@@ -1,4 +1,4 @@
-package sledagent.agent.runtime;
+package sledagent.agent.retry;
 
 import java.util.concurrent.ThreadLocalRandom;
 

@@ -1,4 +1,4 @@
-package sledagent.agent;
+package sledagent.agent.log;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;

@@ -1,4 +1,4 @@
-package sledagent.agent;
+package sledagent.agent.persist;
 
 /**
  * Another agent holds this agent's state directory or zone root. {@code serve} exits 2 with the message, which

@@ -1,4 +1,4 @@
-package sledagent.agent;
+package sledagent.agent.config;
 
 import java.util.Locale;
 import java.util.regex.Matcher;

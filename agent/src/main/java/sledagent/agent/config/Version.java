@@ -1,4 +1,4 @@
-package sledagent.agent;
+package sledagent.agent.config;
 
 /** The agent's version, from the jar manifest (or "dev" when run from classes). */
 public final class Version

@@ -1,4 +1,4 @@
-package sledagent.agent;
+package sledagent.agent.log;
 
 import java.util.UUID;
 import java.util.logging.Level;

@@ -1,4 +1,4 @@
-package sledagent.agent.persist;
+package sledagent.agent.vmm;
 
 import java.io.IOException;
 import java.util.List;

@@ -1,4 +1,4 @@
-package sledagent.agent;
+package sledagent.agent.config;
 
 import java.net.InetSocketAddress;
 import java.net.URI;
