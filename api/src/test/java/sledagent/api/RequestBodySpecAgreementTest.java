@@ -144,6 +144,14 @@ class RequestBodySpecAgreementTest
             ours = e.getMessage();
         }
         final ValidationReport report = spec.requestRaw(Method.PUT, path, body.toString());
+        if (ours == null && report.hasErrors() && onlyExtraFieldsInABranch(report))
+        {
+            // An edit that turned one variant into another kept a field the new variant does not name (e.g. an
+            // icmp filter's "value" beside type "tcp"). The spec does not deny unknown fields there and serde
+            // accepts them, but inside a oneOf the reference refuses every extra field. Not comparable; where the
+            // spec does deny them, RequestBodyTest checks it.
+            return false;
+        }
         if ((ours == null) == report.hasErrors())
         {
             disagreements.add(new Disagreement(edit, ours == null ? "accepted" : ours,
@@ -151,6 +159,16 @@ class RequestBodySpecAgreementTest
             return false;
         }
         return ours == null;
+    }
+
+    /** True if the reference's only objection is a oneOf branch refusing properties it does not name. */
+    private static boolean onlyExtraFieldsInABranch(final ValidationReport report)
+    {
+        final String text = SimpleValidationReportFormat.getInstance().apply(report);
+        return text.contains("Object instance has properties which are not allowed by the schema")
+            && text.contains("Instance failed to match exactly one schema")
+            && !text.contains("is required") && !text.contains("does not match") && !text.contains("is too")
+            && !text.contains("is not a valid") && !text.contains("has incorrect type");
     }
 
     /** One change to a body. */
