@@ -74,14 +74,14 @@ public class JsonBenchmark
         body = Json.mapper().readerFor(InstanceEnsureBody.class)
             .readValue(ExampleBodies.ensureBody(UUID.randomUUID(), "127.0.0.1:12400", 1));
         final Instant now = Instant.now();
-        VmmRecord record = VmmRecord.registered(UUID.randomUUID(), body, now);
+        VmmRecord record = VmmRecord.registered(UUID.randomUUID(), body, now, 600_000);
         record = VmmLifecycle.apply(record, new Event.RunRequested(), now).next();
         record = VmmLifecycle.apply(record, new Event.VmmStarted(), now).next();
         record = VmmLifecycle.apply(record, new Event.PropolisObserved(new InstanceStateMonitorResponse(3,
             PropolisInstanceState.Running, InstanceMigrateStatusResponse.NONE)), now).next();
         state = record.current();
         stateJson = STATE_WRITER.writeValueAsBytes(state);
-        stored = StoredVmm.of(record, null, 4242, 123456);
+        stored = StoredVmm.of(record, 4242, 123456);
     }
 
     @Benchmark

@@ -55,7 +55,7 @@ public class LifecycleBenchmark
         ensureJson = ExampleBodies.ensureBody(UUID.randomUUID(), "127.0.0.1:12400", 1);
         final InstanceEnsureBody body = ENSURE_READER.readValue(ensureJson);
         now = Instant.now();
-        VmmRecord record = VmmRecord.registered(UUID.randomUUID(), body, now);
+        VmmRecord record = VmmRecord.registered(UUID.randomUUID(), body, now, 600_000);
         record = VmmLifecycle.apply(record, new Event.RunRequested(), now).next();
         active = VmmLifecycle.apply(record, new Event.VmmStarted(), now).next();
         runningObserved = new Event.PropolisObserved(new InstanceStateMonitorResponse(3,

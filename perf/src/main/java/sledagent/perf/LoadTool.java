@@ -1181,8 +1181,8 @@ public final class LoadTool
             final Histogram saveNs = histogram();
             for (int i = 0; i < writes; i++)
             {
-                final StoredVmm stored = StoredVmm.of(VmmRecord.registered(UUID.randomUUID(), body, Instant.now()),
-                    null, 0, 0);
+                final StoredVmm stored = StoredVmm.of(VmmRecord.registered(UUID.randomUUID(), body, Instant.now(),
+                    600_000), 0, 0);
                 final long start = System.nanoTime();
                 store.save(stored);
                 saveNs.recordValue(Math.min(OpenLoopClient.HIGHEST_NS, System.nanoTime() - start));

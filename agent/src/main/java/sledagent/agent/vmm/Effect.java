@@ -1,5 +1,7 @@
 package sledagent.agent.vmm;
 
+import java.time.Instant;
+import java.util.Objects;
 import sledagent.api.SledVmmState;
 import sledagent.api.propolis.PropolisStateRequested;
 
@@ -34,9 +36,16 @@ public sealed interface Effect
     {
     }
 
-    /** Arm the stop grace deadline (only ever emitted once per VMM). */
-    record ArmStopDeadline() implements Effect
+    /**
+     * Arm the stop grace deadline to fire at {@code at} (wall clock; the lifecycle decided it once, when the stop
+     * was accepted, and a restarted agent arms it again at the same instant).
+     */
+    record ArmStopDeadline(Instant at) implements Effect
     {
+        public ArmStopDeadline
+        {
+            Objects.requireNonNull(at, "at");
+        }
     }
 
     /** Cancel the stop grace deadline, if armed. */

@@ -11,36 +11,95 @@ import sledagent.api.propolis.InstanceStateMonitorResponse;
  */
 public sealed interface Event
 {
+    /**
+     * What kind of event this is: dispatch is a switch expression over it, so a kind that is not handled does not
+     * compile (release 17 has no pattern matching for switch).
+     */
+    enum Kind
+    {
+        RUN_REQUESTED,
+        STOP_REQUESTED,
+        REBOOT_REQUESTED,
+        MIGRATION_TARGET_REQUESTED,
+        UNREGISTER_REQUESTED,
+        FORCE_TERMINATE_REQUESTED,
+        VMM_STARTED,
+        START_FAILED,
+        PROPOLIS_OBSERVED,
+        LAST_LOOK,
+        PROPOLIS_LOST,
+        PROCESS_EXITED,
+        STOP_GRACE_EXPIRED,
+        ZONE_TORN_DOWN,
+        ZONE_TEARDOWN_FAILED,
+        RECOVERED,
+        FAULTED,
+        PUBLISH_SETTLED
+    }
+
+    /** This event's kind. */
+    Kind kind();
+
     // ---- requests (answered with a Reply) ----
 
     /** {@code PUT /state} with {@code running}. */
     record RunRequested() implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.RUN_REQUESTED;
+        }
     }
 
     /** {@code PUT /state} with {@code stopped}. */
     record StopRequested() implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.STOP_REQUESTED;
+        }
     }
 
     /** {@code PUT /state} with {@code reboot}. */
     record RebootRequested() implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.REBOOT_REQUESTED;
+        }
     }
 
     /** {@code PUT /state} with {@code migration_target}. */
     record MigrationTargetRequested(VmmStateRequested.InstanceMigrationTargetParams params) implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.MIGRATION_TARGET_REQUESTED;
+        }
     }
 
     /** {@code DELETE /vmms/{id}}: Nexus takes the VMM back. */
     record UnregisterRequested() implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.UNREGISTER_REQUESTED;
+        }
     }
 
     /** {@code POST /vmms/{id}/force-terminate}: kill now, whatever the state. */
     record ForceTerminateRequested() implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.FORCE_TERMINATE_REQUESTED;
+        }
     }
 
     // ---- results and observations ----
@@ -48,16 +107,31 @@ public sealed interface Event
     /** The start sequence finished: Propolis is ensured and Run was accepted. */
     record VmmStarted() implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.VMM_STARTED;
+        }
     }
 
     /** The start sequence failed (spawn, Propolis never answered, ensure or Run refused). */
     record StartFailed(String reason) implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.START_FAILED;
+        }
     }
 
     /** The monitor saw a Propolis state (Propolis's own generation in {@code observation.gen}). */
     record PropolisObserved(InstanceStateMonitorResponse observation) implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.PROPOLIS_OBSERVED;
+        }
     }
 
     /**
@@ -66,31 +140,61 @@ public sealed interface Event
      */
     record LastLook(InstanceStateMonitorResponse observation) implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.LAST_LOOK;
+        }
     }
 
     /** Propolis answered {@code NoInstance}: it lost the VM (it restarted or ran down). */
     record PropolisLost(String reason) implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.PROPOLIS_LOST;
+        }
     }
 
     /** The VMM's main process exited (seen from its pidfd). */
     record ProcessExited() implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.PROCESS_EXITED;
+        }
     }
 
     /** The stop grace period ran out. */
     record StopGraceExpired() implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.STOP_GRACE_EXPIRED;
+        }
     }
 
     /** The zone is empty and removed. */
     record ZoneTornDown() implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.ZONE_TORN_DOWN;
+        }
     }
 
     /** The zone would not empty or could not be removed; it will be retried. */
     record ZoneTeardownFailed(String reason) implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.ZONE_TEARDOWN_FAILED;
+        }
     }
 
     /**
@@ -100,6 +204,12 @@ public sealed interface Event
      */
     record Recovered(boolean processAlive, List<KillIntent> kills) implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.RECOVERED;
+        }
+
         public Recovered
         {
             kills = List.copyOf(kills);
@@ -117,10 +227,20 @@ public sealed interface Event
      */
     record Faulted(String reason) implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.FAULTED;
+        }
     }
 
     /** The publisher is done with generation {@code gen}: acknowledged, or refused for good. */
     record PublishSettled(long gen) implements Event
     {
+        @Override
+        public Kind kind()
+        {
+            return Kind.PUBLISH_SETTLED;
+        }
     }
 }

@@ -40,18 +40,14 @@ public record KillIntent(Kind kind, Instant stopDeadlineAt)
     /** The intent for {@code request}, or null if it is not a request that ends a VMM. */
     public static KillIntent of(final Event request, final Instant stopDeadlineAt)
     {
-        if (request instanceof Event.StopRequested)
+        return switch (request.kind())
         {
-            return new KillIntent(Kind.STOP, stopDeadlineAt);
-        }
-        if (request instanceof Event.ForceTerminateRequested)
-        {
-            return new KillIntent(Kind.FORCE_TERMINATE, null);
-        }
-        if (request instanceof Event.UnregisterRequested)
-        {
-            return new KillIntent(Kind.UNREGISTER, null);
-        }
-        return null;
+            case STOP_REQUESTED -> new KillIntent(Kind.STOP, stopDeadlineAt);
+            case FORCE_TERMINATE_REQUESTED -> new KillIntent(Kind.FORCE_TERMINATE, null);
+            case UNREGISTER_REQUESTED -> new KillIntent(Kind.UNREGISTER, null);
+            case RUN_REQUESTED, REBOOT_REQUESTED, MIGRATION_TARGET_REQUESTED, VMM_STARTED, START_FAILED,
+                PROPOLIS_OBSERVED, LAST_LOOK, PROPOLIS_LOST, PROCESS_EXITED, STOP_GRACE_EXPIRED, ZONE_TORN_DOWN,
+                ZONE_TEARDOWN_FAILED, RECOVERED, FAULTED, PUBLISH_SETTLED -> null;
+        };
     }
 }

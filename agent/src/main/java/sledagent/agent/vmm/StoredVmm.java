@@ -29,6 +29,7 @@ import sledagent.api.propolis.PropolisInstanceState;
  * @param vmmPid           host pid of the zone's main process, or 0
  * @param vmmStartTicks    that process's start time (field 22 of /proc/PID/stat), or 0
  * @param ackedGen         the highest generation Nexus settled (0 in files that predate it: re-sent once)
+ * @param stopGraceMs      the VMM's stop grace (0 in files that predate it: the agent's setting is used)
  */
 public record StoredVmm(
     int version,
@@ -43,7 +44,8 @@ public record StoredVmm(
     Instant stopDeadline,
     long vmmPid,
     long vmmStartTicks,
-    long ackedGen)
+    long ackedGen,
+    long stopGraceMs)
 {
     public static final int VERSION = 1;
 
@@ -56,18 +58,18 @@ public record StoredVmm(
         Objects.requireNonNull(owner, "owner");
     }
 
-    public static StoredVmm of(final VmmRecord record, final Instant stopDeadline, final long vmmPid,
-        final long vmmStartTicks)
+    /** What to store for {@code record}, whose zone's main process is {@code vmmPid} (0: none yet). */
+    public static StoredVmm of(final VmmRecord record, final long vmmPid, final long vmmStartTicks)
     {
         return new StoredVmm(VERSION, record.propolisId(), record.registration(), record.phase(), record.current(),
             record.owner(), record.stopRequested(), record.pendingTerminal(), record.lastPropolisState(),
-            stopDeadline, vmmPid, vmmStartTicks, record.ackedGen());
+            record.stopDeadlineAt(), vmmPid, vmmStartTicks, record.ackedGen(), record.stopGraceMs());
     }
 
-    /** The lifecycle record, as it was when stored. */
-    public VmmRecord record()
+    /** The lifecycle record, as it was when stored; {@code defaultStopGraceMs} for files that predate the field. */
+    public VmmRecord record(final long defaultStopGraceMs)
     {
         return new VmmRecord(propolisId, registration, phase, current, owner, stopRequested, pendingTerminal,
-            lastPropolisState, ackedGen);
+            lastPropolisState, ackedGen, stopGraceMs > 0 ? stopGraceMs : defaultStopGraceMs, stopDeadline);
     }
 }

@@ -2,150 +2,80 @@ package sledagent.agent.vmm;
 
 import java.io.IOException;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import sledagent.agent.log.LogContext;
 import sledagent.agent.metrics.Metrics;
 import sledagent.api.SledVmmState;
-import sledagent.api.VmmUnregisterResponse;
 import sledagent.zones.ZoneProcess;
 
 /**
- * The sole owner of one VMM. Requests and results arrive in its {@link Mailbox}; it runs on a shared pool only
- * while the mailbox has something (no thread per VMM), feeds each event to {@link VmmLifecycle}, keeps the
- * resulting record, answers the request, and hands the effects to the {@link VmmDriver}. Slow work (start,
- * Propolis calls, teardown) is the driver's and comes back as a message; the one blocking thing a turn does is
- * write the VMM's record (temp file, fsync, rename), on the actor pool. A kill never waits on that write: if it
- * fails the kill goes ahead, is kept in the kill journal, and the write is retried.
+ * The sole owner of one VMM, as a runner: requests and results arrive in its {@link Mailbox}; it runs on a shared
+ * pool only while the mailbox has something (no thread per VMM), and each message is one step: the event goes to
+ * {@link VmmLifecycle}, the resulting record is written by its {@link RecordKeeper} (the one blocking thing a turn
+ * does: temp file, fsync, rename, on the actor pool), the request is answered, and the effects go to its
+ * {@link VmmEffects}, which hand everything slow to the {@link VmmDriver} (results come back as messages).
  *
- * <p>Reads ({@link #snapshot()}) come from a volatile field and never go through the mailbox, so a VMM that
- * hangs can always be read.
+ * <p>A record that cannot be written refuses a request that can wait (507) but never a kill: a stop,
+ * force-terminate or unregister goes ahead, is kept in the kill journal, and the write is retried. An exception
+ * while handling an event ends the VMM ({@link Event.Faulted}); a second one wrecks it (zone killed and removed
+ * without the lifecycle). Reads ({@link #snapshot()}) come from a volatile field, so a VMM that hangs can always be
+ * read.
  */
 public final class VmmActor
 {
     private static final Logger LOG = Logger.getLogger(VmmActor.class.getName());
     /** Messages handled per turn on the pool, so that one busy VMM cannot hog a pool thread. */
     private static final int DRAIN_LIMIT = 64;
-    /** Back-off of a record write that failed: 100 ms doubling up to 5 s, for as long as it fails. */
-    private static final long SAVE_RETRY_FIRST_MS = 100;
-    private static final long SAVE_RETRY_MAX_MS = 5_000;
 
     private final UUID propolisId;
     private final Mailbox<Message> mailbox = new Mailbox<>();
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final Executor executor;
-    private final VmmDriver driver;
     private final Clock clock;
-    private final VmmManager manager;
-    private final VmmStore store;
     private final Metrics metrics;
+    private final RecordKeeper keeper;
+    private final VmmEffects effects;
     private volatile VmmRecord record;
 
-    // Confined to the actor's turn (the scheduled flag orders the turns).
-    private final List<DeferredReply> deferred = new ArrayList<>(2);
-    private ZoneProcess process;
-    private Cancellable startJob = Cancellable.NONE;
-    private Cancellable watch = Cancellable.NONE;
-    private Cancellable stopDeadline = Cancellable.NONE;
-    /** When the armed stop deadline fires (wall clock, so a restarted agent keeps it), or null. */
-    private Instant stopDeadlineAt;
-    /** The deadline the current transition leads to (decided once per step, from the lifecycle's effects). */
-    private Instant plannedDeadlineAt;
-    private int tearDownAttempts;
-    private boolean removed;
-    /** What the store holds for this VMM; a difference means a write is due. */
-    private StoredVmm saved;
-    /** The record could not be written: a retry is scheduled, and non-terminal publishes wait for it. */
-    private boolean behind;
-    private int saveAttempts;
-    private boolean saveRetryPending;
-    private Cancellable saveRetry = Cancellable.NONE;
-    /** A publish held back while the record was behind: Nexus must not hear what a restart could not repeat. */
-    private boolean publishHeld;
+    // Confined to the actor's turns (the scheduled flag orders them).
     /** Events whose handling threw; the first ends the VMM through the lifecycle, a second wrecks it. */
     private int faults;
     /** The lifecycle itself failed for this VMM: it is torn down and dropped without it. */
     private boolean wrecked;
 
+    /**
+     * @param removed told (once) when the VMM leaves the table
+     * @param saved   what the store holds for this VMM now
+     */
     VmmActor(final VmmRecord initial, final Executor executor, final VmmDriver driver, final Clock clock,
-        final VmmManager manager, final VmmStore store, final StoredVmm saved, final Metrics metrics)
+        final Consumer<VmmActor> removed, final VmmStore store, final StoredVmm saved, final Metrics metrics)
     {
-        this.metrics = metrics;
         this.propolisId = initial.propolisId();
         this.record = initial;
         this.executor = executor;
-        this.driver = driver;
         this.clock = clock;
-        this.manager = manager;
-        this.store = store;
-        this.saved = saved;
+        this.metrics = metrics;
+        this.keeper = new RecordKeeper(propolisId, store, saved, driver, metrics,
+            () -> enqueueInternal(new Message.RetrySave()));
+        this.effects = new VmmEffects(propolisId, driver, clock, metrics, keeper, this::post,
+            process -> enqueueInternal(new Message.Spawned(process)), () -> removed.accept(this));
     }
 
     /**
-     * After an agent restart: takes back the zone's main process (null if it is gone), the stop deadline at its
-     * original time, and the kills the old agent journalled, then lets the lifecycle decide
-     * ({@link Event.Recovered}).
+     * After an agent restart: takes back the zone's main process (null if it is gone) and the kills the old agent
+     * journalled, then lets the lifecycle decide ({@link Event.Recovered}); the stop deadline is in the record.
      */
-    void recover(final ZoneProcess adopted, final Instant deadlineAt, final List<KillIntent> kills)
+    void recover(final ZoneProcess adopted, final List<KillIntent> kills)
     {
-        enqueueInternal(new Message.Recover(adopted, deadlineAt, kills));
-    }
-
-    private void onRecover(final Message.Recover recover)
-    {
-        if (recover.adopted() != null)
-        {
-            onSpawned(recover.adopted());
-        }
-        Instant deadlineAt = recover.deadlineAt();
-        for (final KillIntent kill : recover.kills())
-        {
-            if (deadlineAt == null && kill.stopDeadlineAt() != null)
-            {
-                deadlineAt = kill.stopDeadlineAt();
-            }
-        }
-        // Known before the step, so that the record it writes keeps the deadline; armed after it, if still due.
-        stopDeadlineAt = deadlineAt;
-        if (deadlineAt != null)
-        {
-            metrics.stopDeadlineArmed();
-        }
-        handle(new Message.Internal(new Event.Recovered(recover.adopted() != null && recover.adopted().isAlive(),
-            recover.kills())));
-        if (wrecked)
-        {
-            return;
-        }
-        if (record.phase() == Phase.ACTIVE && record.stopRequested())
-        {
-            // The grace keeps its original wall-clock end across the restart.
-            if (stopDeadlineAt == null)
-            {
-                stopDeadlineAt = clock.instant().plusMillis(driver.stopGraceMs());
-                metrics.stopDeadlineArmed();
-            }
-            stopDeadline = driver.armStopDeadline(Duration.between(clock.instant(), stopDeadlineAt).toMillis(),
-                this::post);
-            final IOException failure = save(record, stopDeadlineAt);
-            if (failure != null)
-            {
-                fellBehind(failure);
-            }
-        }
-        else if (stopDeadlineAt != null)
-        {
-            stopDeadlineAt = null;
-            metrics.stopDeadlineDone();
-        }
+        enqueueInternal(new Message.Recover(adopted, kills));
     }
 
     public UUID propolisId()
@@ -172,8 +102,8 @@ public final class VmmActor
     public boolean offer(final Event request, final CompletableFuture<Reply> reply)
     {
         final Message message = new Message.Request(request, reply);
-        final boolean terminating = request instanceof Event.UnregisterRequested
-            || request instanceof Event.ForceTerminateRequested;
+        final boolean terminating = request.kind() == Event.Kind.UNREGISTER_REQUESTED
+            || request.kind() == Event.Kind.FORCE_TERMINATE_REQUESTED;
         final boolean accepted = terminating ? mailbox.offerTerminate(message) : mailbox.offerRequest(message);
         if (accepted)
         {
@@ -241,85 +171,84 @@ public final class VmmActor
 
     private void handle(final Message message)
     {
-        if (message instanceof Message.Spawned spawned)
-        {
-            onSpawned(spawned.process());
-            return;
-        }
-        if (message instanceof Message.Recover recover)
-        {
-            onRecover(recover);
-            return;
-        }
-        if (message instanceof Message.RetrySave)
-        {
-            onRetrySave();
-            return;
-        }
-        final Event event;
-        CompletableFuture<Reply> reply = null;
         if (message instanceof Message.Request request)
         {
-            event = request.event();
-            reply = request.reply();
-            if (removed)
+            if (effects.gone())
             {
-                reply.complete(new Reply.Failed(ApiError.tearingDown()));
+                request.reply().complete(new Reply.Failed(ApiError.tearingDown()));
                 return;
+            }
+            step(request.event(), request.reply());
+        }
+        else if (message instanceof Message.Internal internal)
+        {
+            step(internal.event(), null);
+        }
+        else if (message instanceof Message.Spawned spawned)
+        {
+            onSpawned(spawned.process());
+        }
+        else if (message instanceof Message.Recover recover)
+        {
+            if (recover.adopted() != null)
+            {
+                onSpawned(recover.adopted());
+            }
+            step(new Event.Recovered(recover.adopted() != null && recover.adopted().isAlive(), recover.kills()),
+                null);
+        }
+        else if (message instanceof Message.RetrySave)
+        {
+            if (!effects.gone())
+            {
+                keeper.retry(record, effects.process());
             }
         }
         else
         {
-            event = ((Message.Internal)message).event();
-            if (event instanceof Event.ZoneTeardownFailed failed)
-            {
-                LogContext.log(LOG, Level.WARNING, propolisId, record.gen(), "vmm " + propolisId
-                    + ": zone teardown failed (attempt " + (tearDownAttempts + 1) + "), will retry: "
-                    + failed.reason());
-            }
-            else if (event instanceof Event.StartFailed failed)
-            {
-                LogContext.log(LOG, Level.WARNING, propolisId, record.gen(), "vmm " + propolisId
-                    + ": start failed: " + failed.reason());
-            }
+            throw new IllegalStateException("no handler for " + message);
         }
+    }
 
+    /** One step: the lifecycle's transition, written, answered, carried out. */
+    private void step(final Event event, final CompletableFuture<Reply> reply)
+    {
+        logResult(event);
         final VmmRecord before = record;
         final Instant now = clock.instant();
         final Transition transition = VmmLifecycle.apply(before, event, now);
-        final Instant deadlineAt = plannedDeadline(transition, now);
-        final IOException writeFailure = persist(transition, deadlineAt);
         boolean reportAnyway = false;
-        if (writeFailure != null)
+        if (!transition.effects().contains(new Effect.RemoveFromTable()))
         {
-            final KillIntent kill = reply == null ? null : KillIntent.of(event, deadlineAt);
-            if (reply != null && kill == null)
+            final IOException failure = keeper.write(transition.next(), effects.process());
+            if (failure != null)
             {
-                // Nothing half-done: the request is refused and the VMM stays as it was.
-                reply.complete(new Reply.Failed(ApiError.storageFailed(propolisId, writeFailure)));
-                return;
+                final KillIntent kill = reply == null ? null : KillIntent.of(event, transition.next().stopDeadlineAt());
+                if (reply != null && kill == null)
+                {
+                    // Nothing half-done: the request is refused and the VMM stays as it was.
+                    reply.complete(new Reply.Failed(ApiError.storageFailed(propolisId, failure)));
+                    return;
+                }
+                if (kill != null)
+                {
+                    // A kill never waits on the disk: it goes ahead, kept by the journal for a restart.
+                    final boolean journalled = keeper.journal(kill);
+                    LogContext.log(LOG, Level.WARNING, propolisId, before.gen(), "vmm " + propolisId + ": "
+                        + simpleName(event) + " carried out although its record cannot be written ("
+                        + ApiError.describe(failure) + "); " + (journalled ? "kept in the kill journal"
+                        : "NOT journalled: a restart before the record is written may not know of it"));
+                    reportAnyway = true;
+                }
+                // An observation is a fact: it is kept in memory, and the retry catches the store up.
+                keeper.fellBehind(transition.next(), failure);
             }
-            if (kill != null)
-            {
-                // A kill never waits on the disk: it goes ahead, and the journal (allocated at start) keeps it
-                // for a restart.
-                final boolean journalled = store.journalKill(propolisId, kill);
-                metrics.killWithoutRecord(journalled);
-                LogContext.log(LOG, Level.WARNING, propolisId, before.gen(), "vmm " + propolisId + ": "
-                    + simpleName(event) + " carried out although its record cannot be written ("
-                    + ApiError.describe(writeFailure) + "); " + (journalled ? "kept in the kill journal"
-                    : "NOT journalled: a restart before the record is written may not know of it"));
-                reportAnyway = true;
-            }
-            // An observation is a fact: keep it in memory; the retry catches the store up.
-            fellBehind(writeFailure);
         }
-        plannedDeadlineAt = deadlineAt;
         record = transition.next();
-        count(event, before.phase(), transition.next().phase());
-        if (transition.next().current() != before.current())
+        count(event, before.phase(), record.phase());
+        if (record.current() != before.current())
         {
-            final SledVmmState after = transition.next().current();
+            final SledVmmState after = record.current();
             LogContext.log(LOG, Level.INFO, propolisId, after.vmmState().gen(), "vmm " + propolisId + ": "
                 + before.vmmState().wireName() + " -> " + after.vmmState().state().wireName() + " gen "
                 + after.vmmState().gen() + " on " + simpleName(event));
@@ -330,26 +259,73 @@ public final class VmmActor
         }
         for (final Effect effect : transition.effects())
         {
-            perform(effect, reportAnyway);
+            effects.perform(effect, record, reportAnyway);
         }
     }
 
-    /** Where the stop deadline stands after {@code transition}: armed now, cancelled, or as it was. */
-    private Instant plannedDeadline(final Transition transition, final Instant now)
+    /** Failures the driver reports are logged here, with the VMM's generation. */
+    private void logResult(final Event event)
     {
-        Instant deadlineAt = stopDeadlineAt;
-        for (final Effect effect : transition.effects())
+        final String problem = switch (event.kind())
         {
-            if (effect instanceof Effect.ArmStopDeadline)
+            case ZONE_TEARDOWN_FAILED -> "zone teardown failed, will retry: " + ((Event.ZoneTeardownFailed)event).reason();
+            case START_FAILED -> "start failed: " + ((Event.StartFailed)event).reason();
+            case PROPOLIS_LOST -> "Propolis lost the VM: " + ((Event.PropolisLost)event).reason();
+            case FAULTED -> "ending the VMM after an internal error: " + ((Event.Faulted)event).reason();
+            case RUN_REQUESTED, STOP_REQUESTED, REBOOT_REQUESTED, MIGRATION_TARGET_REQUESTED, UNREGISTER_REQUESTED,
+                FORCE_TERMINATE_REQUESTED, VMM_STARTED, PROPOLIS_OBSERVED, LAST_LOOK, PROCESS_EXITED,
+                STOP_GRACE_EXPIRED, ZONE_TORN_DOWN, RECOVERED, PUBLISH_SETTLED -> null;
+        };
+        if (problem != null)
+        {
+            LogContext.log(LOG, Level.WARNING, propolisId, record.gen(), "vmm " + propolisId + ": " + problem);
+        }
+    }
+
+    /** Forced kills and crashes, counted where the lifecycle acted on them. */
+    private void count(final Event event, final Phase before, final Phase after)
+    {
+        if (after != Phase.HALTING || before == Phase.HALTING)
+        {
+            return;
+        }
+        switch (event.kind())
+        {
+            case STOP_GRACE_EXPIRED -> metrics.forcedKill("grace_expired");
+            case FORCE_TERMINATE_REQUESTED -> metrics.forcedKill("force_terminate");
+            case PROCESS_EXITED -> metrics.crash("process_exit");
+            case PROPOLIS_LOST -> metrics.crash("propolis_lost");
+            case START_FAILED -> metrics.crash("start_failed");
+            default ->
             {
-                deadlineAt = now.plusMillis(driver.stopGraceMs());
-            }
-            else if (effect instanceof Effect.CancelStopDeadline)
-            {
-                deadlineAt = null;
+                // Stops, unregisters, faults and recoveries are not forced kills or crashes.
             }
         }
-        return deadlineAt;
+    }
+
+    private void answer(final Event event, final CompletableFuture<Reply> reply, final Reply answer)
+    {
+        if (answer == null)
+        {
+            reply.complete(new Reply.Failed(ApiError.internal("no reply for " + simpleName(event))));
+        }
+        else if (answer instanceof Reply.Deferred)
+        {
+            effects.defer(event.kind() == Event.Kind.UNREGISTER_REQUESTED, reply);
+        }
+        else
+        {
+            reply.complete(answer);
+        }
+    }
+
+    private void onSpawned(final ZoneProcess spawned)
+    {
+        if (effects.adopt(spawned, record.phase()))
+        {
+            // The pid is what a restarted agent adopts: store it now (if it cannot be, the retry does).
+            keeper.save(record, effects.process());
+        }
     }
 
     /**
@@ -374,7 +350,7 @@ public final class VmmActor
         {
             try
             {
-                handle(new Message.Internal(new Event.Faulted(String.valueOf(ex))));
+                step(new Event.Faulted(String.valueOf(ex)), null);
                 return;
             }
             catch (final RuntimeException | Error again)
@@ -382,19 +358,9 @@ public final class VmmActor
                 LOG.log(Level.SEVERE, "vmm " + propolisId + ": ending it through its lifecycle failed too", again);
             }
         }
-        wreck();
-    }
-
-    /** Last resort: kill and remove the zone, answer everyone, leave the table; nothing more is published. */
-    private void wreck()
-    {
         wrecked = true;
-        watch.cancel();
-        stopDeadline.cancel();
-        saveRetry.cancel();
         LOG.severe(() -> "vmm " + propolisId + ": wrecked; killing its zone and dropping it without publishing");
-        tearDownAttempts = 0;
-        driver.tearDown(propolisId, 0, null, startJob, process, this::post);
+        effects.wreck();
     }
 
     private void handleWrecked(final Message message)
@@ -402,302 +368,20 @@ public final class VmmActor
         if (message instanceof Message.Request request)
         {
             request.reply().complete(new Reply.Failed(ApiError.tearingDown()));
-            return;
         }
-        if (message instanceof Message.Spawned spawned)
+        else if (message instanceof Message.Spawned spawned)
         {
             spawned.process().close();
-            return;
         }
-        if (!(message instanceof Message.Internal internal))
+        else if (message instanceof Message.Internal internal)
         {
-            return;
-        }
-        if (internal.event() instanceof Event.ZoneTeardownFailed)
-        {
-            tearDownAttempts++;
-            metrics.teardownRetry();
-            driver.tearDown(propolisId, tearDownAttempts, null, startJob, process, this::post);
-        }
-        else if (internal.event() instanceof Event.ZoneTornDown)
-        {
-            for (final DeferredReply waiting : deferred)
+            final Event.Kind kind = internal.event().kind();
+            if (kind == Event.Kind.ZONE_TORN_DOWN || kind == Event.Kind.ZONE_TEARDOWN_FAILED)
             {
-                waiting.reply().complete(new Reply.Failed(ApiError.internal("VMM " + propolisId
-                    + " was ended after an internal error; its zone is gone")));
+                effects.onWreckedTeardown(kind == Event.Kind.ZONE_TORN_DOWN);
             }
-            deferred.clear();
-            removeFromTable();
         }
-    }
-
-    /** Forced kills and crashes, counted where the lifecycle acted on them. */
-    private void count(final Event event, final Phase before, final Phase after)
-    {
-        if (after != Phase.HALTING || before == Phase.HALTING)
-        {
-            return;
-        }
-        if (event instanceof Event.StopGraceExpired)
-        {
-            metrics.forcedKill("grace_expired");
-        }
-        else if (event instanceof Event.ForceTerminateRequested)
-        {
-            metrics.forcedKill("force_terminate");
-        }
-        else if (event instanceof Event.ProcessExited)
-        {
-            metrics.crash("process_exit");
-        }
-        else if (event instanceof Event.PropolisLost)
-        {
-            metrics.crash("propolis_lost");
-        }
-        else if (event instanceof Event.StartFailed)
-        {
-            metrics.crash("start_failed");
-        }
-    }
-
-    /** Writes the record the transition leads to, if it differs from what is stored; the failure, or null. */
-    private IOException persist(final Transition transition, final Instant deadlineAt)
-    {
-        if (transition.effects().contains(new Effect.RemoveFromTable()))
-        {
-            return null;
-        }
-        return save(transition.next(), deadlineAt);
-    }
-
-    /** Writes {@code next} if it differs from what is stored; the failure, or null. */
-    private IOException save(final VmmRecord next, final Instant deadlineAt)
-    {
-        final long pid = process == null ? 0 : process.pid();
-        final long startTicks = process == null ? 0 : process.startTicks();
-        final StoredVmm candidate = StoredVmm.of(next, deadlineAt, pid, startTicks);
-        if (candidate.equals(saved))
-        {
-            return null;
-        }
-        try
-        {
-            store.save(candidate);
-            saved = candidate;
-        }
-        catch (final IOException ex)
-        {
-            metrics.recordWriteFailed();
-            return ex;
-        }
-        if (behind)
-        {
-            caughtUp();
-        }
-        return null;
-    }
-
-    /** The record could not be written: say so once, and retry with a bounded back-off until it can. */
-    private void fellBehind(final IOException cause)
-    {
-        if (!behind)
-        {
-            behind = true;
-            metrics.recordBehind(true);
-            LogContext.log(LOG, Level.SEVERE, propolisId, record.gen(), "vmm " + propolisId
-                + ": cannot persist its record (" + ApiError.describe(cause) + "); retrying until it can");
-        }
-        if (!saveRetryPending)
-        {
-            scheduleSaveRetry();
-        }
-    }
-
-    private void scheduleSaveRetry()
-    {
-        saveRetryPending = true;
-        saveAttempts++;
-        final long delayMs = Math.min(SAVE_RETRY_MAX_MS, SAVE_RETRY_FIRST_MS << Math.min(10, saveAttempts - 1));
-        saveRetry = driver.later(delayMs, () -> enqueueInternal(new Message.RetrySave()));
-    }
-
-    private void onRetrySave()
-    {
-        saveRetryPending = false;
-        if (!behind || removed)
-        {
-            return;
-        }
-        if (save(record, stopDeadlineAt) != null)
-        {
-            scheduleSaveRetry();
-        }
-    }
-
-    /** The record is on disk again: the journal's kills are in it, and what was held back may be published. */
-    private void caughtUp()
-    {
-        behind = false;
-        saveAttempts = 0;
-        saveRetryPending = false;
-        saveRetry.cancel();
-        saveRetry = Cancellable.NONE;
-        metrics.recordBehind(false);
-        store.settled(propolisId);
-        LogContext.log(LOG, Level.INFO, propolisId, record.gen(), "vmm " + propolisId + ": record written again");
-        if (publishHeld)
-        {
-            publishHeld = false;
-            driver.publish(propolisId, record.current(), this::post);
-        }
-    }
-
-    private void answer(final Event event, final CompletableFuture<Reply> reply, final Reply answer)
-    {
-        if (answer == null)
-        {
-            reply.complete(new Reply.Failed(ApiError.internal("no reply for " + simpleName(event))));
-        }
-        else if (answer instanceof Reply.Deferred)
-        {
-            deferred.add(new DeferredReply(event instanceof Event.UnregisterRequested, reply));
-        }
-        else
-        {
-            reply.complete(answer);
-        }
-    }
-
-    private void perform(final Effect effect, final boolean reportAnyway)
-    {
-        final String addr = record.registration().propolisAddr();
-        if (effect instanceof Effect.StartVmm start)
-        {
-            startJob = driver.start(propolisId, record.registration(), start.migrationSourceAddr(),
-                spawned -> enqueueInternal(new Message.Spawned(spawned)), this::post);
-        }
-        else if (effect instanceof Effect.SendPropolisState send)
-        {
-            driver.sendState(addr, send.request(), this::post);
-        }
-        else if (effect instanceof Effect.WatchPropolis watchEffect)
-        {
-            watch.cancel();
-            watch = driver.watch(addr, watchEffect.gen(), this::post);
-        }
-        else if (effect instanceof Effect.ResumeStart)
-        {
-            startJob = driver.resumeStart(propolisId, record.registration(), process, this::post);
-        }
-        else if (effect instanceof Effect.ArmStopDeadline)
-        {
-            stopDeadline.cancel();
-            stopDeadlineAt = plannedDeadlineAt;
-            stopDeadline = driver.armStopDeadline(Duration.between(clock.instant(), stopDeadlineAt).toMillis(),
-                this::post);
-            metrics.stopDeadlineArmed();
-        }
-        else if (effect instanceof Effect.CancelStopDeadline)
-        {
-            stopDeadline.cancel();
-            stopDeadline = Cancellable.NONE;
-            if (stopDeadlineAt != null)
-            {
-                metrics.stopDeadlineDone();
-            }
-            stopDeadlineAt = null;
-        }
-        else if (effect instanceof Effect.TearDownZone tearDown)
-        {
-            watch.cancel();
-            watch = Cancellable.NONE;
-            tearDownAttempts = 0;
-            driver.tearDown(propolisId, 0, tearDown.lastLook() ? addr : null, startJob, process, this::post);
-        }
-        else if (effect instanceof Effect.RetryTearDown)
-        {
-            tearDownAttempts++;
-            metrics.teardownRetry();
-            driver.tearDown(propolisId, tearDownAttempts, null, startJob, process, this::post);
-        }
-        else if (effect instanceof Effect.Publish publish)
-        {
-            if (behind && !reportAnyway && !publish.state().vmmState().state().isTerminal())
-            {
-                // What Nexus hears must be on disk (or in the kill journal), so that a restart never tells it
-                // something older under a newer generation. Sent once the record is written.
-                publishHeld = true;
-                return;
-            }
-            publishHeld = false;
-            driver.publish(propolisId, publish.state(), this::post);
-        }
-        else if (effect instanceof Effect.AnswerDeferred answerDeferred)
-        {
-            for (final DeferredReply waiting : deferred)
-            {
-                final Object body = waiting.unregister()
-                    ? new VmmUnregisterResponse(answerDeferred.finalState())
-                    : answerDeferred.finalState();
-                waiting.reply().complete(new Reply.Ok(body));
-            }
-            deferred.clear();
-        }
-        else if (effect instanceof Effect.RemoveFromTable)
-        {
-            if (removed)
-            {
-                // A late result replayed the removal: the id may belong to a new VMM by now; leave it alone.
-                return;
-            }
-            removeFromTable();
-        }
-    }
-
-    private void removeFromTable()
-    {
-        removed = true;
-        process = null;
-        startJob = Cancellable.NONE;
-        saveRetry.cancel();
-        if (behind)
-        {
-            behind = false;
-            metrics.recordBehind(false);
-        }
-        manager.remove(this);
-        driver.forget(propolisId);
-        try
-        {
-            store.delete(propolisId);
-            store.settled(propolisId);
-        }
-        catch (final IOException ex)
-        {
-            // A stale record is harmless: at the next start it finds no zone, and what it publishes then has a
-            // generation Nexus already holds; the journal's kills for it are kept until then.
-            LOG.warning(() -> "vmm " + propolisId + ": cannot delete its record: " + ex);
-        }
-    }
-
-    private void onSpawned(final ZoneProcess spawned)
-    {
-        final Phase phase = record.phase();
-        if (phase == Phase.HALTING || phase == Phase.DONE)
-        {
-            // The teardown already under way kills the zone by name; only the pidfd is ours to release.
-            spawned.close();
-            return;
-        }
-        process = spawned;
-        // The pid is what a restarted agent adopts: store it now (if it cannot be, the retry does).
-        final IOException failure = save(record, stopDeadlineAt);
-        if (failure != null)
-        {
-            fellBehind(failure);
-        }
-        // Crash detection from the process itself, not from a failed HTTP call.
-        spawned.exited().thenRun(() -> post(new Event.ProcessExited()));
+        // Recover and RetrySave: nothing to do for a wrecked VMM.
     }
 
     private static String simpleName(final Object value)
@@ -727,11 +411,8 @@ public final class VmmActor
         {
         }
 
-        /**
-         * After an agent restart: the adopted process (or null), the stop deadline to keep (or null), and the kills
-         * the old agent journalled.
-         */
-        record Recover(ZoneProcess adopted, Instant deadlineAt, List<KillIntent> kills) implements Message
+        /** After an agent restart: the adopted process (or null) and the kills the old agent journalled. */
+        record Recover(ZoneProcess adopted, List<KillIntent> kills) implements Message
         {
         }
 
@@ -739,9 +420,5 @@ public final class VmmActor
         record RetrySave() implements Message
         {
         }
-    }
-
-    private record DeferredReply(boolean unregister, CompletableFuture<Reply> reply)
-    {
     }
 }

@@ -43,7 +43,7 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>STARTING</td><td>Stop</td><td>HALTING(destroyed), stopping</td><td>Publish, TearDownZone</td>
  *     <td>200 stopping (the guest never ran: killing is the stop)</td></tr>
  * <tr><td>ACTIVE</td><td>Run</td><td>-</td><td>SendPropolisState(Run)</td><td>200 null</td></tr>
- * <tr><td>ACTIVE</td><td>Stop (first)</td><td>-, stopping</td><td>ArmStopDeadline, Publish, SendPropolisState(Stop)</td>
+ * <tr><td>ACTIVE</td><td>Stop (first)</td><td>-, stopping; deadline = now + the record's stop grace</td><td>ArmStopDeadline(deadline), Publish, SendPropolisState(Stop)</td>
  *     <td>200 stopping (never waits on the VMM)</td></tr>
  * <tr><td>ACTIVE</td><td>Stop (again)</td><td>-</td><td>SendPropolisState(Stop); the deadline is not re-armed</td><td>200 current</td></tr>
  * <tr><td>ACTIVE</td><td>Reboot, while running</td><td>-, rebooting</td><td>Publish, SendPropolisState(Reboot)</td><td>200 rebooting</td></tr>
@@ -70,10 +70,9 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>STARTING</td><td>Recovered, process alive</td><td>-</td><td>ResumeStart</td><td>the start goes on with the
  *     same process: ensure if needed, Run</td></tr>
  * <tr><td>STARTING</td><td>Recovered, process gone</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
- * <tr><td>ACTIVE</td><td>Recovered, process alive</td><td>-</td><td>SendPropolisState(Stop) if a stop was requested;
- *     WatchPropolis(0)</td><td>re-adopted</td></tr>
- * <tr><td>ACTIVE</td><td>Recovered, process gone</td><td>HALTING(destroyed if Propolis had stopped or a stop was
- *     requested, else failed)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>ACTIVE</td><td>Recovered, process alive</td><td>-</td><td>if a stop was requested: ArmStopDeadline(the
+ *     record's deadline), SendPropolisState(Stop); WatchPropolis(0)</td><td>re-adopted</td></tr>
+ * <tr><td>ACTIVE</td><td>Recovered, process gone</td><td>HALTING(as ProcessExited)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>HALTING</td><td>Recovered</td><td>-</td><td>TearDownZone</td><td>finish the teardown</td></tr>
  * <tr><td>DONE</td><td>Recovered</td><td>-</td><td>Publish again (owner agent) or RemoveFromTable</td><td></td></tr>
  * <tr><td>REGISTERED</td><td>Faulted</td><td>DONE, failed</td><td>Publish</td><td>handling an event threw</td></tr>
@@ -98,112 +97,114 @@ public final class VmmLifecycle
     public static Transition apply(final VmmRecord record, final Event event, final Instant now)
     {
         final Step step = new Step(record, now);
-        if (event instanceof Event.RunRequested)
+        // A switch expression over the kind: an event kind with no row here does not compile.
+        final Runnable row = switch (event.kind())
         {
-            onRun(step);
-        }
-        else if (event instanceof Event.StopRequested)
-        {
-            onStop(step);
-        }
-        else if (event instanceof Event.RebootRequested)
-        {
-            onReboot(step);
-        }
-        else if (event instanceof Event.MigrationTargetRequested target)
-        {
-            onMigrationTarget(step, target.params().srcPropolisAddr());
-        }
-        else if (event instanceof Event.LastLook look)
-        {
-            if (record.phase() == Phase.HALTING)
-            {
-                observeMigrations(step, record.vmmState(), look.observation());
-            }
-        }
-        else if (event instanceof Event.UnregisterRequested)
-        {
-            onUnregister(step);
-        }
-        else if (event instanceof Event.ForceTerminateRequested)
-        {
-            onForceTerminate(step);
-        }
-        else if (event instanceof Event.VmmStarted)
-        {
-            if (record.phase() == Phase.STARTING)
-            {
-                step.record = record.withPhase(Phase.ACTIVE);
-                step.effects.add(new Effect.WatchPropolis(0));
-            }
-        }
-        else if (event instanceof Event.StartFailed)
-        {
-            if (record.phase() == Phase.STARTING)
-            {
-                halt(step, VmmState.FAILED);
-            }
-        }
-        else if (event instanceof Event.PropolisObserved observed)
-        {
-            onObserved(step, observed.observation());
-        }
-        else if (event instanceof Event.PropolisLost)
-        {
-            if (isLive(record.phase()))
-            {
-                halt(step, VmmState.FAILED);
-            }
-        }
-        else if (event instanceof Event.ProcessExited)
-        {
-            if (isLive(record.phase()))
-            {
-                // A guest that had halted when its process went away was stopped, not lost.
-                final PropolisInstanceState last = record.lastPropolisState();
-                final boolean halted = last == PropolisInstanceState.Stopped
-                    || last == PropolisInstanceState.Destroyed;
-                halt(step, halted ? VmmState.DESTROYED : VmmState.FAILED, false);
-            }
-        }
-        else if (event instanceof Event.StopGraceExpired)
-        {
-            if (isLive(record.phase()))
-            {
-                halt(step, VmmState.DESTROYED);
-            }
-        }
-        else if (event instanceof Event.ZoneTornDown)
-        {
-            onTornDown(step);
-        }
-        else if (event instanceof Event.ZoneTeardownFailed)
-        {
-            if (record.phase() == Phase.HALTING)
-            {
-                step.effects.add(new Effect.RetryTearDown());
-            }
-        }
-        else if (event instanceof Event.Recovered recovered)
-        {
-            onRecovered(step, recovered.processAlive(), recovered.kills());
-        }
-        else if (event instanceof Event.Faulted)
-        {
-            onFaulted(step);
-        }
-        else if (event instanceof Event.PublishSettled settled)
-        {
-            if (settled.gen() > record.ackedGen())
-            {
-                step.record = record.withAckedGen(settled.gen());
-            }
-            if (record.phase() == Phase.DONE && settled.gen() >= record.gen())
-            {
-                step.effects.add(new Effect.RemoveFromTable());
-            }
-        }
+            case RUN_REQUESTED -> () -> onRun(step);
+            case STOP_REQUESTED -> () -> onStop(step);
+            case REBOOT_REQUESTED -> () -> onReboot(step);
+            case MIGRATION_TARGET_REQUESTED -> () -> onMigrationTarget(step,
+                ((Event.MigrationTargetRequested)event).params().srcPropolisAddr());
+            case UNREGISTER_REQUESTED -> () -> onUnregister(step);
+            case FORCE_TERMINATE_REQUESTED -> () -> onForceTerminate(step);
+            case VMM_STARTED -> () -> onStarted(step);
+            case START_FAILED -> () -> onStartFailed(step);
+            case PROPOLIS_OBSERVED -> () -> onObserved(step, ((Event.PropolisObserved)event).observation());
+            case LAST_LOOK -> () -> onLastLook(step, ((Event.LastLook)event).observation());
+            case PROPOLIS_LOST -> () -> onLost(step);
+            case PROCESS_EXITED -> () -> onExited(step);
+            case STOP_GRACE_EXPIRED -> () -> onGraceExpired(step);
+            case ZONE_TORN_DOWN -> () -> onTornDown(step);
+            case ZONE_TEARDOWN_FAILED -> () -> onTeardownFailed(step);
+            case RECOVERED -> () -> onRecovered(step, ((Event.Recovered)event).processAlive(),
+                ((Event.Recovered)event).kills());
+            case FAULTED -> () -> onFaulted(step);
+            case PUBLISH_SETTLED -> () -> onPublishSettled(step, ((Event.PublishSettled)event).gen());
+        };
+        row.run();
         return step.transition();
+    }
+
+    private static void onStarted(final Step step)
+    {
+        if (step.record.phase() == Phase.STARTING)
+        {
+            step.record = step.record.withPhase(Phase.ACTIVE);
+            step.effects.add(new Effect.WatchPropolis(0));
+        }
+    }
+
+    private static void onStartFailed(final Step step)
+    {
+        if (step.record.phase() == Phase.STARTING)
+        {
+            halt(step, VmmState.FAILED);
+        }
+    }
+
+    private static void onLastLook(final Step step, final InstanceStateMonitorResponse observation)
+    {
+        if (step.record.phase() == Phase.HALTING)
+        {
+            observeMigrations(step, step.record.vmmState(), observation);
+        }
+    }
+
+    private static void onLost(final Step step)
+    {
+        if (isLive(step.record.phase()))
+        {
+            halt(step, VmmState.FAILED);
+        }
+    }
+
+    private static void onExited(final Step step)
+    {
+        if (isLive(step.record.phase()))
+        {
+            halt(step, terminalAfterExit(step.record), false);
+        }
+    }
+
+    /**
+     * The terminal state of a VMM whose process went away: destroyed if Propolis had reported its guest halted
+     * (stopped, not lost), failed otherwise, a stop in progress included (it may have crashed on the way).
+     */
+    private static VmmState terminalAfterExit(final VmmRecord record)
+    {
+        final PropolisInstanceState last = record.lastPropolisState();
+        final boolean halted = last == PropolisInstanceState.Stopped || last == PropolisInstanceState.Destroyed;
+        return halted ? VmmState.DESTROYED : VmmState.FAILED;
+    }
+
+    private static void onGraceExpired(final Step step)
+    {
+        if (isLive(step.record.phase()))
+        {
+            // Destroyed, not failed: no auto-restart of a VM the user stopped.
+            halt(step, VmmState.DESTROYED);
+        }
+    }
+
+    private static void onTeardownFailed(final Step step)
+    {
+        if (step.record.phase() == Phase.HALTING)
+        {
+            step.effects.add(new Effect.RetryTearDown());
+        }
+    }
+
+    private static void onPublishSettled(final Step step, final long gen)
+    {
+        final VmmRecord record = step.record;
+        if (gen > record.ackedGen())
+        {
+            step.record = record.withAckedGen(gen);
+        }
+        if (record.phase() == Phase.DONE && gen >= record.gen())
+        {
+            step.effects.add(new Effect.RemoveFromTable());
+        }
     }
 
     private static void onRun(final Step step)
@@ -320,8 +321,9 @@ public final class VmmLifecycle
             {
                 if (!record.stopRequested())
                 {
-                    step.record = record.withStopRequested();
-                    step.effects.add(new Effect.ArmStopDeadline());
+                    // The grace is decided once, here, and kept in the record (and so across restarts).
+                    step.record = record.withStopRequested(step.now.plusMillis(record.stopGraceMs()));
+                    step.effects.add(new Effect.ArmStopDeadline(step.record.stopDeadlineAt()));
                 }
                 final long genBefore = step.record.gen();
                 step.record = step.record.withVmmState(VmmState.STOPPING, step.now);
@@ -449,6 +451,11 @@ public final class VmmLifecycle
                 case FORCE_TERMINATE -> onForceTerminate(fold);
                 case UNREGISTER -> onUnregister(fold);
             }
+            if (kill.stopDeadlineAt() != null && !step.record.stopRequested() && fold.record.stopDeadlineAt() != null)
+            {
+                // The grace keeps the end it was given, not a fresh one from the restart.
+                fold.record = fold.record.withStopRequested(kill.stopDeadlineAt());
+            }
             step.record = fold.record;
         }
         final VmmRecord record = step.record;
@@ -483,17 +490,20 @@ public final class VmmLifecycle
                     // is sent again (Propolis de-duplicates stops).
                     if (record.stopRequested())
                     {
+                        // The grace at its original wall-clock end (at once if that has passed).
+                        if (record.stopDeadlineAt() == null)
+                        {
+                            step.record = record.withStopRequested(step.now.plusMillis(record.stopGraceMs()));
+                        }
+                        step.effects.add(new Effect.ArmStopDeadline(step.record.stopDeadlineAt()));
                         step.effects.add(new Effect.SendPropolisState(PropolisStateRequested.Stop));
                     }
                     step.effects.add(new Effect.WatchPropolis(0));
                 }
                 else
                 {
-                    // Gone while the agent was away: destroyed if it had halted or had been asked to stop.
-                    final PropolisInstanceState last = record.lastPropolisState();
-                    final boolean halted = last == PropolisInstanceState.Stopped
-                        || last == PropolisInstanceState.Destroyed || record.stopRequested();
-                    halt(step, halted ? VmmState.DESTROYED : VmmState.FAILED, false);
+                    // Gone while the agent was away.
+                    halt(step, terminalAfterExit(record), false);
                 }
             }
             case HALTING -> step.effects.add(new Effect.TearDownZone(false));
@@ -560,9 +570,10 @@ public final class VmmLifecycle
     /** As {@link #halt(Step, VmmState)}; {@code processAlive} false skips the last look (nobody to ask). */
     private static void halt(final Step step, final VmmState terminal, final boolean processAlive)
     {
-        if (step.record.stopRequested())
+        if (step.record.stopDeadlineAt() != null)
         {
             step.effects.add(new Effect.CancelStopDeadline());
+            step.record = step.record.withoutStopDeadline();
         }
         // A last look can only change a migration's outcome, so it is taken only if a migration may be under
         // way (Propolis reported Migrating, or a migration is not finished) and Propolis may still answer. It

@@ -82,8 +82,8 @@ public final class VmmManager
                 }
                 return new Reply.Ok(existing.snapshot());
             }
-            final VmmRecord record = VmmRecord.registered(propolisId, body, clock.instant());
-            final StoredVmm stored = StoredVmm.of(record, null, 0, 0);
+            final VmmRecord record = VmmRecord.registered(propolisId, body, clock.instant(), driver.stopGraceMs());
+            final StoredVmm stored = StoredVmm.of(record, 0, 0);
             try
             {
                 store.save(stored);
@@ -93,7 +93,7 @@ public final class VmmManager
                 LOG.severe(() -> "vmm " + propolisId + ": cannot persist its record: " + ex);
                 return new Reply.Failed(ApiError.storageFailed(propolisId, ex));
             }
-            final VmmActor actor = new VmmActor(record, actorPool, driver, clock, this, store, stored, metrics);
+            final VmmActor actor = new VmmActor(record, actorPool, driver, clock, this::remove, store, stored, metrics);
             if (table.putIfAbsent(propolisId, actor) == null)
             {
                 LOG.info(() -> "vmm " + propolisId + ": registered for instance " + body.instanceId() + " at "
@@ -113,7 +113,7 @@ public final class VmmManager
         final VmmActor actor = table.get(propolisId);
         if (actor == null)
         {
-            final Reply reply = request instanceof Event.UnregisterRequested
+            final Reply reply = request.kind() == Event.Kind.UNREGISTER_REQUESTED
                 ? new Reply.Ok(new VmmUnregisterResponse(null))
                 : new Reply.Failed(ApiError.noSuchInstance());
             return CompletableFuture.completedFuture(reply);
@@ -145,12 +145,13 @@ public final class VmmManager
     /** As {@link #recover(StoredVmm, ZoneProcess)}, with the kills the old agent journalled for this VMM. */
     public void recover(final StoredVmm stored, final ZoneProcess adopted, final List<KillIntent> kills)
     {
-        final VmmActor actor = new VmmActor(stored.record(), actorPool, driver, clock, this, store, stored, metrics);
+        final VmmActor actor = new VmmActor(stored.record(driver.stopGraceMs()), actorPool, driver, clock, this::remove,
+            store, stored, metrics);
         if (table.putIfAbsent(stored.propolisId(), actor) != null)
         {
             throw new IllegalStateException("vmm " + stored.propolisId() + " recovered twice");
         }
-        actor.recover(adopted, stored.stopDeadline(), kills);
+        actor.recover(adopted, kills);
     }
 
     public Metrics metrics()
@@ -163,7 +164,7 @@ public final class VmmManager
         return table;
     }
 
-    void remove(final VmmActor actor)
+    private void remove(final VmmActor actor)
     {
         if (table.remove(actor.propolisId(), actor))
         {

@@ -24,6 +24,10 @@ import sledagent.api.propolis.PropolisInstanceState;
  * @param lastPropolisState the newest Propolis state the monitor saw, or null
  * @param ackedGen          the highest generation Nexus has settled (acknowledged or refused for good); a
  *                          restarted agent re-sends the current state if it is newer
+ * @param stopGraceMs       how long a stop may take before the zone is killed (the agent's setting when the VMM
+ *                          was registered)
+ * @param stopDeadlineAt    when the grace of the accepted stop runs out (wall clock, so that a restarted agent keeps
+ *                          it), or null: decided once by the lifecycle, when the first stop is accepted
  */
 public record VmmRecord(
     UUID propolisId,
@@ -34,7 +38,9 @@ public record VmmRecord(
     boolean stopRequested,
     VmmState pendingTerminal,
     PropolisInstanceState lastPropolisState,
-    long ackedGen)
+    long ackedGen,
+    long stopGraceMs,
+    Instant stopDeadlineAt)
 {
     public VmmRecord
     {
@@ -49,14 +55,15 @@ public record VmmRecord(
      * The record of a freshly registered VMM: its state is the registered runtime as given (the first
      * published generation will be one above it), with a pending inbound migration if it is a target.
      */
-    public static VmmRecord registered(final UUID propolisId, final InstanceEnsureBody body, final Instant now)
+    public static VmmRecord registered(final UUID propolisId, final InstanceEnsureBody body, final Instant now,
+        final long stopGraceMs)
     {
         final MigrationRuntimeState migrationIn = body.migrationId() == null
             ? null
             : new MigrationRuntimeState(body.migrationId(), MigrationState.PENDING, 1, now);
         final SledVmmState state = new SledVmmState(body.vmmRuntime(), migrationIn, null);
         return new VmmRecord(propolisId, body, Phase.REGISTERED, state, Owner.AGENT, false, null, null,
-            body.vmmRuntime().gen());
+            body.vmmRuntime().gen(), stopGraceMs, null);
     }
 
     public VmmState vmmState()
@@ -72,7 +79,7 @@ public record VmmRecord(
     VmmRecord withPhase(final Phase next)
     {
         return new VmmRecord(propolisId, registration, next, current, owner, stopRequested, pendingTerminal,
-            lastPropolisState, ackedGen);
+            lastPropolisState, ackedGen, stopGraceMs, stopDeadlineAt);
     }
 
     /** Moves the published VMM state; the generation rises by one only if the state changes. */
@@ -85,7 +92,7 @@ public record VmmRecord(
         final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, nextGen(gen()), now),
             current.migrationIn(), current.migrationOut());
         return new VmmRecord(propolisId, registration, phase, next, owner, stopRequested, pendingTerminal,
-            lastPropolisState, ackedGen);
+            lastPropolisState, ackedGen, stopGraceMs, stopDeadlineAt);
     }
 
     /**
@@ -103,7 +110,7 @@ public record VmmRecord(
         final SledVmmState next = new SledVmmState(new VmmRuntimeState(state, nextGen(gen()), now), migrationIn,
             migrationOut);
         return new VmmRecord(propolisId, registration, phase, next, owner, stopRequested, pendingTerminal,
-            lastPropolisState, ackedGen);
+            lastPropolisState, ackedGen, stopGraceMs, stopDeadlineAt);
     }
 
     /**
@@ -128,31 +135,39 @@ public record VmmRecord(
     VmmRecord withAckedGen(final long gen)
     {
         return new VmmRecord(propolisId, registration, phase, current, owner, stopRequested, pendingTerminal,
-            lastPropolisState, gen);
+            lastPropolisState, gen, stopGraceMs, stopDeadlineAt);
     }
 
     VmmRecord withOwner(final Owner next)
     {
         return new VmmRecord(propolisId, registration, phase, current, next, stopRequested, pendingTerminal,
-            lastPropolisState, ackedGen);
+            lastPropolisState, ackedGen, stopGraceMs, stopDeadlineAt);
     }
 
-    VmmRecord withStopRequested()
+    /** A stop was accepted: its grace runs out at {@code deadlineAt}. */
+    VmmRecord withStopRequested(final Instant deadlineAt)
     {
         return new VmmRecord(propolisId, registration, phase, current, owner, true, pendingTerminal,
-            lastPropolisState, ackedGen);
+            lastPropolisState, ackedGen, stopGraceMs, deadlineAt);
+    }
+
+    /** The stop deadline is done with (the VMM is halting). */
+    VmmRecord withoutStopDeadline()
+    {
+        return stopDeadlineAt == null ? this : new VmmRecord(propolisId, registration, phase, current, owner,
+            stopRequested, pendingTerminal, lastPropolisState, ackedGen, stopGraceMs, null);
     }
 
     VmmRecord halting(final VmmState terminal)
     {
         return new VmmRecord(propolisId, registration, Phase.HALTING, current, owner, stopRequested, terminal,
-            lastPropolisState, ackedGen);
+            lastPropolisState, ackedGen, stopGraceMs, stopDeadlineAt);
     }
 
     VmmRecord withPropolisState(final PropolisInstanceState state)
     {
         return new VmmRecord(propolisId, registration, phase, current, owner, stopRequested, pendingTerminal,
-            state, ackedGen);
+            state, ackedGen, stopGraceMs, stopDeadlineAt);
     }
 
     /**

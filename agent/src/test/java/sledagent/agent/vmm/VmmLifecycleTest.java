@@ -42,7 +42,7 @@ class VmmLifecycleTest
 
     private VmmRecord registered()
     {
-        return VmmRecord.registered(propolisId, body(instanceId, REGISTERED_GEN), T0);
+        return VmmRecord.registered(propolisId, body(instanceId, REGISTERED_GEN), T0, 600_000);
     }
 
     private Transition apply(final VmmRecord record, final Event event)
@@ -301,8 +301,10 @@ class VmmLifecycleTest
         assertThat(t.next().stopRequested()).isTrue();
         assertState(t.next(), VmmState.STOPPING, before.gen() + 1);
         assertThat(t.next().current().vmmState().timeUpdated()).isEqualTo(now);
-        assertThat(t.effects()).containsExactly(new Effect.ArmStopDeadline(), new Effect.Publish(t.next().current()),
-            new Effect.SendPropolisState(PropolisStateRequested.Stop));
+        // The grace is decided here, once: the record's stop grace from the time of the stop.
+        assertThat(t.next().stopDeadlineAt()).isEqualTo(now.plusMillis(before.stopGraceMs()));
+        assertThat(t.effects()).containsExactly(new Effect.ArmStopDeadline(t.next().stopDeadlineAt()),
+            new Effect.Publish(t.next().current()), new Effect.SendPropolisState(PropolisStateRequested.Stop));
         assertThat(t.reply()).isEqualTo(new Reply.Ok(new VmmPutStateResponse(t.next().current())));
     }
 
@@ -323,7 +325,7 @@ class VmmLifecycleTest
         assertState(before, VmmState.STOPPING, REGISTERED_GEN + 2);
         final Transition t = apply(before, new Event.StopRequested());
         assertState(t.next(), VmmState.STOPPING, REGISTERED_GEN + 2);
-        assertThat(t.effects()).containsExactly(new Effect.ArmStopDeadline(),
+        assertThat(t.effects()).containsExactly(new Effect.ArmStopDeadline(now.plusMillis(before.stopGraceMs())),
             new Effect.SendPropolisState(PropolisStateRequested.Stop));
     }
 
@@ -332,8 +334,8 @@ class VmmLifecycleTest
     {
         final Transition t = apply(active(), new Event.StopRequested());
         assertState(t.next(), VmmState.STOPPING, REGISTERED_GEN + 1);
-        assertThat(t.effects()).containsExactly(new Effect.ArmStopDeadline(), new Effect.Publish(t.next().current()),
-            new Effect.SendPropolisState(PropolisStateRequested.Stop));
+        assertThat(t.effects()).containsExactly(new Effect.ArmStopDeadline(t.next().stopDeadlineAt()),
+            new Effect.Publish(t.next().current()), new Effect.SendPropolisState(PropolisStateRequested.Stop));
     }
 
     @Test
@@ -1119,17 +1121,25 @@ class VmmLifecycleTest
         assertThat(recovered.next().stopRequested()).isTrue();
         assertThat(recovered.next().vmmState()).isEqualTo(VmmState.STOPPING);
         assertThat(recovered.next().gen()).isEqualTo(live.gen());
+        assertThat(recovered.next().stopDeadlineAt()).as("the grace keeps its journalled end")
+            .isEqualTo(T0.plusSeconds(600));
         assertThat(recovered.effects()).containsExactly(new Effect.Publish(recovered.next().current()),
-            new Effect.SendPropolisState(PropolisStateRequested.Stop), new Effect.WatchPropolis(0));
+            new Effect.ArmStopDeadline(T0.plusSeconds(600)), new Effect.SendPropolisState(PropolisStateRequested.Stop),
+            new Effect.WatchPropolis(0));
     }
 
     @Test
-    void journalledStopOfAVmmWhoseProcessIsGoneEndsDestroyed()
+    void journalledStopOfAVmmWhoseProcessIsGoneEndsAsALiveExitWould()
     {
         final Transition recovered = apply(running(), new Event.Recovered(false,
             List.of(new KillIntent(KillIntent.Kind.STOP, T0.plusSeconds(600)))));
         assertThat(recovered.next().phase()).isEqualTo(Phase.HALTING);
-        assertThat(recovered.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
+        assertThat(recovered.next().stopRequested()).isTrue();
+        assertThat(recovered.next().pendingTerminal()).as("not seen halted: it may have crashed on the way")
+            .isEqualTo(VmmState.FAILED);
+        final VmmRecord halted = step(running(), observed(2, PropolisInstanceState.Stopped));
+        assertThat(apply(halted, new Event.Recovered(false, List.of(new KillIntent(KillIntent.Kind.STOP,
+            T0.plusSeconds(600))))).next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
     }
 
     @Test

@@ -64,13 +64,13 @@ class VmmMigrationLifecycleTest
     /** A plain (non-migrating) VMM, registered "starting" at REGISTERED_GEN. */
     private VmmRecord registered()
     {
-        return VmmRecord.registered(propolisId, body(instanceId, REGISTERED_GEN), T0);
+        return VmmRecord.registered(propolisId, body(instanceId, REGISTERED_GEN), T0, 600_000);
     }
 
     /** A migration target for {@link #inId}, registered "migrating" at REGISTERED_GEN. */
     private VmmRecord registeredTarget()
     {
-        return VmmRecord.registered(propolisId, body(instanceId, REGISTERED_GEN, inId), T0);
+        return VmmRecord.registered(propolisId, body(instanceId, REGISTERED_GEN, inId), T0, 600_000);
     }
 
     private VmmRecord startingTarget()

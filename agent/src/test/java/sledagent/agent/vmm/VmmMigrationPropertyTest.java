@@ -115,7 +115,7 @@ class VmmMigrationPropertyTest
         final Walk walk = new Walk(rnd);
         final boolean target = rnd.nextBoolean();
         walk.inId = target ? UUID.randomUUID() : null;
-        VmmRecord record = VmmRecord.registered(propolisId, body(instanceId, REGISTERED_GEN, walk.inId), T0);
+        VmmRecord record = VmmRecord.registered(propolisId, body(instanceId, REGISTERED_GEN, walk.inId), T0, 600_000);
         final List<Side> sides = List.of(new Side("migration_in", SledVmmState::migrationIn),
             new Side("migration_out", SledVmmState::migrationOut));
         long lastPublishedGen = REGISTERED_GEN;
