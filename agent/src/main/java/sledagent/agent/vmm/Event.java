@@ -204,12 +204,6 @@ public sealed interface Event
      */
     record Recovered(boolean processAlive, List<KillIntent> kills) implements Event
     {
-        @Override
-        public Kind kind()
-        {
-            return Kind.RECOVERED;
-        }
-
         public Recovered
         {
             kills = List.copyOf(kills);
@@ -218,6 +212,12 @@ public sealed interface Event
         public Recovered(final boolean processAlive)
         {
             this(processAlive, List.of());
+        }
+
+        @Override
+        public Kind kind()
+        {
+            return Kind.RECOVERED;
         }
     }
 
