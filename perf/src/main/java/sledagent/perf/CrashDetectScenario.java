@@ -119,28 +119,25 @@ final class CrashDetectScenario
             final Optional<LogCapture.Teardown> teardown = logs.tornDown(id);
             final long detectUs = teardown.map(t -> ForceTerminateScenario.micros(wall0, t.startedAt())).orElse(-1L);
             final long teardownUs = teardown.map(LogCapture.Teardown::tookMicros).orElse(-1L);
-            final Optional<TimedZones.Times> times = perf.timedZones.flatMap(z -> z.times(PerfAgent.zoneName(vmm.id())));
+            final Optional<TimedZones.Times> times = perf.timedZones.times(PerfAgent.zoneName(vmm.id()));
             final long killStartUs = times.map(t -> ForceTerminateScenario.since(t0, t.killStartNs)).orElse(-1L);
             final long emptyUs = times.map(t -> ForceTerminateScenario.since(t0, t.emptyNs)).orElse(-1L);
             final long rmdirUs = times.map(t -> ForceTerminateScenario.since(t0, t.destroyEndNs)).orElse(-1L);
             final long nexusNs = t0 + TimeUnit.MICROSECONDS.toNanos(nexusUs);
-            final List<TimedStore.Write> writes = perf.timedStore.map(st -> st.writesSince(vmm.id(), t0)).orElse(List.of())
-                .stream().filter(w -> w.endNs() - nexusNs <= 0).toList();
+            final List<TimedStore.Write> writes = perf.timedStore.writesSince(vmm.id(), t0).stream()
+                .filter(w -> w.endNs() - nexusNs <= 0).toList();
             final long writesUs = writes.stream().mapToLong(w -> TimeUnit.NANOSECONDS.toMicros(w.endNs() - w.startNs()))
                 .sum();
             if (recorded)
             {
-                if (perf.timedStore.isPresent())
+                metrics.record("store-writes", writesUs);
+                for (final TimedStore.Write write : writes)
                 {
-                    metrics.record("store-writes", writesUs);
-                    for (final TimedStore.Write write : writes)
-                    {
-                        metrics.record("store-write", TimeUnit.NANOSECONDS.toMicros(write.endNs() - write.startNs()));
-                    }
-                    if (!writes.isEmpty())
-                    {
-                        metrics.record("kill-to-actor", ForceTerminateScenario.since(t0, writes.get(0).startNs()));
-                    }
+                    metrics.record("store-write", TimeUnit.NANOSECONDS.toMicros(write.endNs() - write.startNs()));
+                }
+                if (!writes.isEmpty())
+                {
+                    metrics.record("kill-to-actor", ForceTerminateScenario.since(t0, writes.get(0).startNs()));
                 }
                 metrics.record("nexus-failed", nexusUs);
                 metrics.record("get-state-failed", stateUs);

@@ -1,7 +1,6 @@
 package sledagent.perf;
 
 import io.netty.util.HashedWheelTimer;
-import java.lang.reflect.Field;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -11,12 +10,12 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
-import sledagent.agent.SledAgent;
+import sledagent.agent.AgentContext;
 
 /**
  * How late a stop-grace deadline fires with many pending: {@code --pending} timeouts at uniformly random delays in
- * [1 s, 3 s] on a Netty {@link HashedWheelTimer} built exactly as {@link SledAgent} builds its one shared timer
- * (tick and wheel size read from its constants), then the same on a {@code ScheduledThreadPoolExecutor(1)}. Each
+ * [1 s, 3 s] on a Netty {@link HashedWheelTimer} built exactly as the agent builds its one shared timer
+ * ({@link AgentContext#newTimer}), then the same on a {@code ScheduledThreadPoolExecutor(1)}. Each
  * task records {@code fire time - due time}; like the agent's timer tasks it does nothing else slow.
  */
 final class DeadlineScenario
@@ -30,16 +29,15 @@ final class DeadlineScenario
 
     static void run(final StopLatency.Options options) throws Exception
     {
-        final long tickMs = constant("TIMER_TICK_MS", 10L);
-        final int slots = (int)constant("TIMER_WHEEL_SLOTS", 1024L);
+        final long tickMs = AgentContext.TIMER_TICK_MS;
+        final int slots = AgentContext.TIMER_WHEEL_SLOTS;
         final Metrics metrics = new Metrics("deadlines");
         metrics.define("wheel-lateness", "HashedWheelTimer(tick " + tickMs + " ms, " + slots + " slots): fire - due");
         metrics.define("stpe-lateness", "ScheduledThreadPoolExecutor(1): fire - due");
         System.out.printf("%d pending timeouts, delays uniform in [1 s, 3 s], seed %d%n", options.pending,
             options.seed);
 
-        final HashedWheelTimer wheel = new HashedWheelTimer(daemon("perf-wheel"), tickMs, TimeUnit.MILLISECONDS,
-            slots);
+        final HashedWheelTimer wheel = AgentContext.newTimer(daemon("perf-wheel"));
         try
         {
             wheel.start();
@@ -110,22 +108,6 @@ final class DeadlineScenario
         }
         System.out.printf(Locale.ROOT, "  %s: scheduled %d in %.1f ms; %d fired early%n", name, options.pending,
             scheduledUs / 1000.0, early.get());
-    }
-
-    /** A private constant of {@link SledAgent}, so that this measures the timer as the agent configures it. */
-    private static long constant(final String field, final long fallback)
-    {
-        try
-        {
-            final Field declared = SledAgent.class.getDeclaredField(field);
-            declared.setAccessible(true);
-            return ((Number)declared.get(null)).longValue();
-        }
-        catch (final ReflectiveOperationException | RuntimeException ex)
-        {
-            System.out.printf("SledAgent.%s not readable (%s); using %d%n", field, ex, fallback);
-            return fallback;
-        }
     }
 
     private static ThreadFactory daemon(final String name)

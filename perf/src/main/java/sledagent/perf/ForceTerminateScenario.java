@@ -128,29 +128,26 @@ final class ForceTerminateScenario
             final long teardownUs = teardown.map(LogCapture.Teardown::tookMicros).orElse(-1L);
             final long beforeUs = teardown.map(t -> micros(wall0, t.startedAt())).orElse(-1L);
             // Moments on the teardown's thread, as microseconds after the request was written (-1: not seen).
-            final Optional<TimedZones.Times> times = perf.timedZones.flatMap(z -> z.times(PerfAgent.zoneName(vmm.id())));
+            final Optional<TimedZones.Times> times = perf.timedZones.times(PerfAgent.zoneName(vmm.id()));
             final long killStartUs = times.map(t -> since(t0, t.killStartNs)).orElse(-1L);
             final long killEndUs = times.map(t -> since(t0, t.killEndNs)).orElse(-1L);
             final long emptyUs = times.map(t -> since(t0, t.emptyNs)).orElse(-1L);
             final long rmdirUs = times.map(t -> since(t0, t.destroyEndNs)).orElse(-1L);
             // Record writes the actor made between the request and the answer (each holds the actor's thread).
-            final List<TimedStore.Write> writes = perf.timedStore.map(st -> st.writesSince(vmm.id(), t0)).orElse(List.of())
-                .stream().filter(w -> w.endNs() - answerNs <= 0).toList();
+            final List<TimedStore.Write> writes = perf.timedStore.writesSince(vmm.id(), t0).stream()
+                .filter(w -> w.endNs() - answerNs <= 0).toList();
             final long writesUs = writes.stream().mapToLong(w -> TimeUnit.NANOSECONDS.toMicros(w.endNs() - w.startNs()))
                 .sum();
             if (recorded)
             {
-                if (perf.timedStore.isPresent())
+                metrics.record("store-writes", writesUs);
+                for (final TimedStore.Write write : writes)
                 {
-                    metrics.record("store-writes", writesUs);
-                    for (final TimedStore.Write write : writes)
-                    {
-                        metrics.record("store-write", TimeUnit.NANOSECONDS.toMicros(write.endNs() - write.startNs()));
-                    }
-                    if (!writes.isEmpty())
-                    {
-                        metrics.record("request-to-actor", since(t0, writes.get(0).startNs()));
-                    }
+                    metrics.record("store-write", TimeUnit.NANOSECONDS.toMicros(write.endNs() - write.startNs()));
+                }
+                if (!writes.isEmpty())
+                {
+                    metrics.record("request-to-actor", since(t0, writes.get(0).startNs()));
                 }
                 metrics.record("http-answer", httpUs);
                 metrics.record("zone-gone", goneUs);

@@ -13,15 +13,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import sledagent.agent.AgentContext;
 import sledagent.agent.SledAgent;
 import sledagent.agent.config.AgentConfig;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.RecordingNexus;
+import sledagent.agent.persist.FileVmmStore;
 import sledagent.api.VmmState;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
 import sledagent.zones.ZoneBackend;
-import sledagent.zones.linux.CgroupZoneBackend;
+import sledagent.zones.ZoneBackends;
 
 /**
  * A real agent (Netty HTTP, cgroup v2 zones under a unique root, propolis-sim VMMs) publishing to a
@@ -44,29 +46,24 @@ final class PerfAgent
     final SledAgent agent;
     final AgentHttpClient client;
     final InetSocketAddress address;
-    /** The agent's zone backend with teardown moments recorded; empty if it could not be wrapped. */
-    final Optional<TimedZones> timedZones;
-    /** The agent's record store with each write timed; empty if it could not be wrapped. */
-    final Optional<TimedStore> timedStore;
+    /** The agent's zone backend, with teardown moments recorded. */
+    final TimedZones timedZones;
+    /** The agent's record store, with each write timed. */
+    final TimedStore timedStore;
 
-    private PerfAgent(final Path zoneRoot, final Path stateDir, final RecordingNexus nexus, final SledAgent agent)
+    private PerfAgent(final Path zoneRoot, final Path stateDir, final RecordingNexus nexus, final SledAgent agent,
+        final TimedZones timedZones, final TimedStore timedStore)
     {
         this.zoneRoot = zoneRoot;
         this.stateDir = stateDir;
         this.nexus = nexus;
         this.agent = agent;
+        this.timedZones = timedZones;
+        this.timedStore = timedStore;
         this.address = new InetSocketAddress("127.0.0.1", agent.server().address().getPort());
         this.client = new AgentHttpClient(URI.create("http://127.0.0.1:" + address.getPort()), CALL_TIMEOUT);
-        final StringBuilder why = new StringBuilder();
-        this.timedZones = TimedZones.install(agent, why);
-        System.out.println(timedZones.isPresent()
-            ? "teardown split: on (kill, empty and rmdir timed on the teardown's thread)"
-            : "teardown split: off (" + why + ")");
-        final StringBuilder whyStore = new StringBuilder();
-        this.timedStore = TimedStore.install(agent, whyStore);
-        System.out.println(timedStore.isPresent()
-            ? "record writes: timed (VmmStore.save/delete on the actor's thread), state dir " + stateDir
-            : "record writes: not timed (" + whyStore + ")");
+        System.out.println("teardown split: on (kill, empty and rmdir timed on the teardown's thread)");
+        System.out.println("record writes: timed (VmmStore.save/delete on the actor's thread), state dir " + stateDir);
     }
 
     /** Starts an agent on a fresh zone root; {@code startTimeoutMs} bounds each VMM's start. */
@@ -78,16 +75,21 @@ final class PerfAgent
         cleanup.push("remove zone root " + zoneRoot, () -> PerfZones.removeRoot(zoneRoot));
         final RecordingNexus nexus = new RecordingNexus();
         cleanup.push("close recording nexus", nexus::close);
-        final SledAgent agent = SledAgent.launch(new AgentConfig(new InetSocketAddress("127.0.0.1", 0),
-            List.of(nexus.url()), stateDir, AgentConfig.DEFAULT_STOP_GRACE_MS, zoneRoot, UUID.randomUUID(),
-            startTimeoutMs), PropolisSimLauncher::command);
+        // The timed parts are the tool's: opened here, given to the agent, closed after it.
+        final FileVmmStore store = new FileVmmStore(stateDir);
+        cleanup.push("close record store", store::close);
+        final ZoneBackend zones = ZoneBackends.choose(ZoneBackends.CGROUP, zoneRoot).backend();
+        cleanup.push("close zone backend", zones::close);
+        final TimedZones timedZones = new TimedZones(zones);
+        final TimedStore timedStore = new TimedStore(store);
+        final SledAgent agent = SledAgent.launch(new AgentContext()
+            .config(new AgentConfig(new InetSocketAddress("127.0.0.1", 0), List.of(nexus.url()), stateDir,
+                AgentConfig.DEFAULT_STOP_GRACE_MS, zoneRoot, UUID.randomUUID(), startTimeoutMs))
+            .vmmCommand(PropolisSimLauncher::command)
+            .zones(timedZones)
+            .store(timedStore));
         cleanup.push("close agent", agent::close);
-        if (!CgroupZoneBackend.NAME.equals(agent.zones().name()))
-        {
-            throw new IllegalStateException("the agent chose zone backend " + agent.zones().name() + ", not "
-                + CgroupZoneBackend.NAME + "; these figures are about cgroup zones");
-        }
-        return new PerfAgent(zoneRoot, stateDir, nexus, agent);
+        return new PerfAgent(zoneRoot, stateDir, nexus, agent, timedZones, timedStore);
     }
 
     /**

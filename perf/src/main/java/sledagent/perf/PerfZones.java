@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.stream.Stream;
-import sledagent.zones.Zone;
 import sledagent.zones.linux.CgroupRoot;
 import sledagent.zones.linux.CgroupZoneBackend;
 
@@ -36,18 +35,11 @@ final class PerfZones
         }
         try (CgroupZoneBackend zones = new CgroupZoneBackend(root))
         {
-            for (final String name : zones.list())
+            final List<String> standing = zones.killAndRemoveAll(Duration.ofSeconds(5));
+            if (!standing.isEmpty())
             {
-                final Zone zone = zones.open(name);
-                if (zone != null)
-                {
-                    zones.killAll(zone);
-                    if (!zones.awaitEmpty(zone, Duration.ofSeconds(5)))
-                    {
-                        System.err.println("cleanup: zone " + zone.path() + " still not empty 5 s after the kill");
-                    }
-                    zones.destroy(zone);
-                }
+                System.err.println("cleanup: zones under " + root + " still standing 5 s after the kill: " + standing);
+                return;
             }
         }
         Files.deleteIfExists(root);

@@ -82,11 +82,9 @@ final class RawKillBaseline
             }
             finally
             {
-                if (Files.isDirectory(zone.path()))
+                if (Files.isDirectory(zone.path()) && !zones.killAndRemove(zone, EMPTY_BOUND))
                 {
-                    zones.killAll(zone);
-                    zones.awaitEmpty(zone, EMPTY_BOUND);
-                    zones.destroy(zone);
+                    System.err.println("cleanup: zone " + zone.path() + " not empty " + EMPTY_BOUND + " after the kill");
                 }
                 if (process != null)
                 {

@@ -1,21 +1,21 @@
 package sledagent.perf;
 
 import java.io.IOException;
-import java.lang.reflect.Field;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import sledagent.agent.SledAgent;
+import sledagent.agent.AgentContext;
+import sledagent.agent.vmm.KillIntent;
 import sledagent.agent.vmm.StoredVmm;
 import sledagent.agent.vmm.VmmStore;
 
 /**
  * The agent's {@link VmmStore} with each write timed on the calling thread (the VMM's actor, which writes the
- * record before it answers or publishes). Swapped into {@code VmmManager.store} by reflection right after
- * {@link SledAgent#launch}, before any VMM exists, so every actor gets it; nothing else changes.
+ * record before it answers or publishes). Given to the agent through {@link AgentContext#store}, so every actor
+ * gets it; everything else (the kill journal, recovery) goes straight to the wrapped store.
  */
 final class TimedStore implements VmmStore
 {
@@ -27,27 +27,10 @@ final class TimedStore implements VmmStore
     private final VmmStore delegate;
     private final Map<UUID, List<Write>> writes = new ConcurrentHashMap<>();
 
-    private TimedStore(final VmmStore delegate)
+    /** Times the writes of {@code delegate}, which stays its opener's to close. */
+    TimedStore(final VmmStore delegate)
     {
         this.delegate = delegate;
-    }
-
-    static Optional<TimedStore> install(final SledAgent agent, final StringBuilder why)
-    {
-        try
-        {
-            final Field field = agent.manager().getClass().getDeclaredField("store");
-            field.setAccessible(true);
-            final VmmStore original = (VmmStore)field.get(agent.manager());
-            final TimedStore timed = new TimedStore(original);
-            field.set(agent.manager(), timed);
-            return Optional.of(timed);
-        }
-        catch (final ReflectiveOperationException | RuntimeException ex)
-        {
-            why.append(ex);
-            return Optional.empty();
-        }
     }
 
     /** The writes for {@code id} that began at or after {@code fromNs}. */
@@ -90,5 +73,29 @@ final class TimedStore implements VmmStore
     public List<StoredVmm> loadAll() throws IOException
     {
         return delegate.loadAll();
+    }
+
+    @Override
+    public boolean journalKill(final UUID propolisId, final KillIntent intent)
+    {
+        return delegate.journalKill(propolisId, intent);
+    }
+
+    @Override
+    public void settled(final UUID propolisId)
+    {
+        delegate.settled(propolisId);
+    }
+
+    @Override
+    public Map<UUID, List<KillIntent>> journalledKills()
+    {
+        return delegate.journalledKills();
+    }
+
+    @Override
+    public void forgetJournalledKillsBut(final Set<UUID> known)
+    {
+        delegate.forgetJournalledKillsBut(known);
     }
 }

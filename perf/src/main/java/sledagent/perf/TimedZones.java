@@ -1,13 +1,12 @@
 package sledagent.perf;
 
-import java.lang.reflect.Field;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import sledagent.agent.SledAgent;
+import sledagent.agent.AgentContext;
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneProcess;
@@ -18,10 +17,9 @@ import sledagent.zones.ZoneProcess;
  * {@code ZoneTeardown.run} into: before the kill (cancelling the start job, the last look at Propolis), the
  * {@code cgroup.kill} write, the wait for {@code populated 0}, and the {@code rmdir}.
  *
- * <p>There is no hook for this in the agent, so {@link #install} swaps the backend into the two places the
- * teardown and the start sequence read it from ({@code ZoneVmmDriver.zones}, {@code ZoneTeardown.zones}) by
- * reflection, right after {@link SledAgent#launch} and before any VMM exists. If the agent's internals have moved
- * on, it says why and the tool runs without the split.
+ * <p>Given to the agent through {@link AgentContext#zones}, so the start sequence, the teardown and the sweeper all
+ * go through it ({@link ZoneBackend#killAndRemove} is the interface's, so its three steps are timed here). The
+ * wrapped backend stays its opener's to close.
  */
 final class TimedZones implements ZoneBackend
 {
@@ -38,43 +36,10 @@ final class TimedZones implements ZoneBackend
     private final ZoneBackend delegate;
     private final Map<String, Times> times = new ConcurrentHashMap<>();
 
-    private TimedZones(final ZoneBackend delegate)
+    /** Times the teardown steps of {@code delegate}. */
+    TimedZones(final ZoneBackend delegate)
     {
         this.delegate = delegate;
-    }
-
-    /** Wraps the agent's backend, or explains (in the returned text) why it could not. */
-    static Optional<TimedZones> install(final SledAgent agent, final StringBuilder why)
-    {
-        try
-        {
-            final Object driver = field(agent.manager(), "driver").get(agent.manager());
-            final Field driverZones = field(driver, "zones");
-            final Object teardown = field(driver, "teardown").get(driver);
-            final Field teardownZones = field(teardown, "zones");
-            final ZoneBackend original = (ZoneBackend)driverZones.get(driver);
-            if (original != agent.zones() || teardownZones.get(teardown) != original)
-            {
-                why.append("the driver's and the teardown's backends are not the agent's");
-                return Optional.empty();
-            }
-            final TimedZones timed = new TimedZones(original);
-            driverZones.set(driver, timed);
-            teardownZones.set(teardown, timed);
-            return Optional.of(timed);
-        }
-        catch (final ReflectiveOperationException | RuntimeException ex)
-        {
-            why.append(ex);
-            return Optional.empty();
-        }
-    }
-
-    private static Field field(final Object owner, final String name) throws NoSuchFieldException
-    {
-        final Field field = owner.getClass().getDeclaredField(name);
-        field.setAccessible(true);
-        return field;
     }
 
     /** The moments recorded for {@code zoneName}, if its teardown ran. */
@@ -168,7 +133,19 @@ final class TimedZones implements ZoneBackend
         return delegate.list();
     }
 
-    /** The agent closes its own backend; nothing of this wrapper needs closing. */
+    @Override
+    public boolean markOwner(final Zone zone, final String owner)
+    {
+        return delegate.markOwner(zone, owner);
+    }
+
+    @Override
+    public String owner(final Zone zone)
+    {
+        return delegate.owner(zone);
+    }
+
+    /** The wrapped backend is closed by whoever opened it; nothing of this wrapper needs closing. */
     @Override
     public void close()
     {

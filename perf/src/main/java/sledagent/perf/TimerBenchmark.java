@@ -5,7 +5,6 @@ import io.netty.util.Timeout;
 import io.netty.util.TimerTask;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -26,12 +25,12 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import sledagent.agent.SledAgent;
+import sledagent.agent.AgentContext;
 
 /**
  * Stop deadlines: arming one and calling it off (a stop request, then the VMM stopping in time) with 10,000 and
- * 100,000 other deadlines pending, on the agent's {@link HashedWheelTimer} (its tick and wheel size, read from
- * {@link SledAgent}) against a {@link ScheduledThreadPoolExecutor}(1) with {@code setRemoveOnCancelPolicy(true)}
+ * 100,000 other deadlines pending, on the agent's {@link HashedWheelTimer} (built by {@link AgentContext#newTimer},
+ * as the agent builds it) against a {@link ScheduledThreadPoolExecutor}(1) with {@code setRemoveOnCancelPolicy(true)}
  * (without it, cancelled 10-minute deadlines would stay in its heap until due).
  *
  * <p>The figure is the caller's cost (an actor's turn). The wheel defers its own work to its thread (moving new
@@ -88,8 +87,7 @@ public class TimerBenchmark
         {
             case "hwt" ->
             {
-                wheel = new HashedWheelTimer(threads, agentConstant("TIMER_TICK_MS", 10), TimeUnit.MILLISECONDS,
-                    (int)agentConstant("TIMER_WHEEL_SLOTS", 1024));
+                wheel = AgentContext.newTimer(threads);
                 for (int i = 0; i < pending; i++)
                 {
                     wheel.newTimeout(wheelTask, GRACE_MS / 2 + random.nextLong(GRACE_MS / 2), TimeUnit.MILLISECONDS);
@@ -164,20 +162,5 @@ public class TimerBenchmark
             }
         }
         return total;
-    }
-
-    /** A private constant of {@link SledAgent} (so this follows the agent's settings), or {@code fallback}. */
-    static long agentConstant(final String name, final long fallback)
-    {
-        try
-        {
-            final Field field = SledAgent.class.getDeclaredField(name);
-            field.setAccessible(true);
-            return ((Number)field.get(null)).longValue();
-        }
-        catch (final ReflectiveOperationException | RuntimeException ex)
-        {
-            return fallback;
-        }
     }
 }

@@ -2,6 +2,7 @@ package sledagent.zones;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -54,6 +55,56 @@ public interface ZoneBackend extends AutoCloseable
 
     /** Removes an empty zone; a zone that is already gone is not an error. */
     void destroy(Zone zone);
+
+    /**
+     * Kill, bounded wait, remove: {@link #killAll}, then {@link #awaitEmpty} for at most {@code bound}, then
+     * {@link #destroy} if the zone emptied. The one way every caller (teardown, sweeper, tools, tests) takes a zone
+     * down. Safe to repeat; a zone that is already gone counts as removed.
+     *
+     * @return true if the zone is gone; false if processes were still in it after {@code bound} (it was killed but
+     *         left in place, so that a later call can finish the job)
+     * @throws ZoneException if the kill or the removal fails (the zone may then still exist)
+     * @throws InterruptedException if interrupted while waiting (the zone was killed and is left in place)
+     */
+    default boolean killAndRemove(final Zone zone, final Duration bound) throws InterruptedException
+    {
+        killAll(zone);
+        if (!awaitEmpty(zone, bound))
+        {
+            return false;
+        }
+        destroy(zone);
+        return true;
+    }
+
+    /**
+     * {@link #killAndRemove} for every zone {@link #list} names, one after another, each waited for at most
+     * {@code boundEach}: for tools and tests clearing a root they own (the agent's sweeper spares known and foreign
+     * zones, and does its own loop).
+     *
+     * @return the names of the zones still standing (not empty in time, or a {@link ZoneException}); empty if all
+     *         went
+     */
+    default List<String> killAndRemoveAll(final Duration boundEach) throws InterruptedException
+    {
+        final List<String> standing = new ArrayList<>();
+        for (final String name : list())
+        {
+            try
+            {
+                final Zone zone = open(name);
+                if (zone != null && !killAndRemove(zone, boundEach))
+                {
+                    standing.add(name);
+                }
+            }
+            catch (final ZoneException ex)
+            {
+                standing.add(name);
+            }
+        }
+        return standing;
+    }
 
     /**
      * Marks {@code zone} as belonging to the agent whose owner token is {@code owner}, where the backend keeps

@@ -84,7 +84,7 @@ public final class FileVmmStore implements VmmStore, AutoCloseable
         return journal == null ? Map.of() : journal.found();
     }
 
-    /** Frees the journal slots of VMMs that have no record (they were done); call after recovery. */
+    @Override
     public void forgetJournalledKillsBut(final java.util.Set<UUID> known)
     {
         if (journal != null)

@@ -85,15 +85,13 @@ public final class ZoneSweeper implements AutoCloseable
                     LOG.fine(() -> "sweep: zone " + name + " belongs to agent " + mark + "; not touched");
                     continue;
                 }
-                zones.killAll(zone);
-                if (!zones.awaitEmpty(zone, emptyBound))
+                if (!zones.killAndRemove(zone, emptyBound))
                 {
                     failed++;
                     LOG.warning(() -> "sweep: zone " + name + " still has processes after " + emptyBound.toMillis()
                         + " ms; will try again");
                     continue;
                 }
-                zones.destroy(zone);
                 removed++;
             }
             catch (final ZoneException ex)

@@ -91,15 +91,10 @@ final class ZoneTeardown
         try
         {
             final Zone zone = zones.open(zoneName);
-            if (zone != null)
+            if (zone != null && !zones.killAndRemove(zone, Duration.ofMillis(settings.emptyBoundMs())))
             {
-                zones.killAll(zone);
-                if (!zones.awaitEmpty(zone, Duration.ofMillis(settings.emptyBoundMs())))
-                {
-                    return new Event.ZoneTeardownFailed("zone " + zoneName + " still has processes "
-                        + settings.emptyBoundMs() + " ms after the kill");
-                }
-                zones.destroy(zone);
+                return new Event.ZoneTeardownFailed("zone " + zoneName + " still has processes "
+                    + settings.emptyBoundMs() + " ms after the kill");
             }
         }
         catch (final ZoneException ex)

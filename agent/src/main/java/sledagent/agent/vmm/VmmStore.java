@@ -3,6 +3,7 @@ package sledagent.agent.vmm;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import sledagent.agent.vmm.KillIntent;
 
@@ -36,6 +37,11 @@ public interface VmmStore
     default Map<UUID, List<KillIntent>> journalledKills()
     {
         return Map.of();
+    }
+
+    /** Frees the journal slots of VMMs that have no record (they were done); called once, after recovery. */
+    default void forgetJournalledKillsBut(final Set<UUID> known)
+    {
     }
 
     /** A store that keeps nothing: for benchmarks and tests of other things. */

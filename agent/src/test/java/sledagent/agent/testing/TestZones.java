@@ -4,8 +4,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.UUID;
-import sledagent.zones.Zone;
 import sledagent.zones.linux.CgroupRoot;
 import sledagent.zones.linux.CgroupZoneBackend;
 
@@ -29,18 +29,14 @@ public final class TestZones
         {
             return;
         }
+        final List<String> standing;
         try (CgroupZoneBackend zones = new CgroupZoneBackend(root))
         {
-            for (final String name : zones.list())
-            {
-                final Zone zone = zones.open(name);
-                if (zone != null)
-                {
-                    zones.killAll(zone);
-                    zones.awaitEmpty(zone, Duration.ofSeconds(5));
-                    zones.destroy(zone);
-                }
-            }
+            standing = zones.killAndRemoveAll(Duration.ofSeconds(5));
+        }
+        if (!standing.isEmpty())
+        {
+            throw new IllegalStateException("test zones still standing 5 s after their kill: " + standing);
         }
         try
         {

@@ -1,5 +1,6 @@
 package sledagent.zones.fake;
 
+import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneBackendContract;
 import sledagent.zones.ZoneProcess;
@@ -23,5 +24,12 @@ class FakeZoneBackendContractTest extends ZoneBackendContract
     protected void letExit(final ZoneProcess process)
     {
         ((FakeZoneProcess)process).exit();
+    }
+
+    @Override
+    protected boolean holdPopulated(final Zone zone, final boolean held)
+    {
+        ((FakeZoneBackend)backend).willNotEmpty(zone.name(), held);
+        return true;
     }
 }
