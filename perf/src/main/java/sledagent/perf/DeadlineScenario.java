@@ -10,7 +10,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
-import sledagent.agent.AgentContext;
+import sledagent.agent.core.AgentContext;
 
 /**
  * How late a stop-grace deadline fires with many pending: {@code --pending} timeouts at uniformly random delays in

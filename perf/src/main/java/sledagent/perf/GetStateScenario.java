@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.stream.Collectors;
 import jdk.jfr.Recording;
-import sledagent.agent.SledAgent;
+import sledagent.agent.core.SledAgent;
 
 /** GET /state at fixed rates and at the maximum, agent and bare Netty server interleaved. */
 final class GetStateScenario

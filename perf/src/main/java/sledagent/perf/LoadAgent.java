@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
-import sledagent.agent.SledAgent;
 import sledagent.agent.config.AgentConfig;
+import sledagent.agent.core.SledAgent;
 import sledagent.zones.linux.CgroupRoot;
 
 /** The agent under load in this JVM, and the files and threads the scenarios share. */

@@ -1,7 +1,7 @@
 package sledagent.perf;
 
 import java.nio.file.Path;
-import sledagent.agent.SledAgent;
+import sledagent.agent.core.SledAgent;
 
 /**
  * End-to-end load tool. One command per scenario; each starts its own agent in this JVM

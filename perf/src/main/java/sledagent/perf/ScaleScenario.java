@@ -14,7 +14,7 @@ import java.util.logging.Level;
 import java.util.stream.Collectors;
 import jdk.jfr.Recording;
 import org.HdrHistogram.Histogram;
-import sledagent.agent.SledAgent;
+import sledagent.agent.core.SledAgent;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.persist.FileVmmStore;
 import sledagent.agent.vmm.StoredVmm;

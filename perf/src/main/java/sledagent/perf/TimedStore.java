@@ -7,7 +7,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import sledagent.agent.AgentContext;
+import sledagent.agent.core.AgentContext;
 import sledagent.agent.vmm.KillIntent;
 import sledagent.agent.vmm.StoredVmm;
 import sledagent.agent.vmm.VmmStore;

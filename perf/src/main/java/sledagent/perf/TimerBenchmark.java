@@ -25,7 +25,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import sledagent.agent.AgentContext;
+import sledagent.agent.core.AgentContext;
 
 /**
  * Stop deadlines: arming one and calling it off (a stop request, then the VMM stopping in time) with 10,000 and

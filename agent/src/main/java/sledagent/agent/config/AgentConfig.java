@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
-import sledagent.agent.http.HttpLimits;
+import sledagent.agent.config.HttpLimits;
 import sledagent.agent.tls.TlsFiles;
 
 /**

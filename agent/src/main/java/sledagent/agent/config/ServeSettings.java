@@ -10,7 +10,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import sledagent.agent.config.AgentConfig;
 import sledagent.agent.config.Durations;
-import sledagent.agent.http.HttpLimits;
+import sledagent.agent.config.HttpLimits;
+import sledagent.agent.log.LogFormat;
 import sledagent.agent.tls.TlsFiles;
 
 /**
@@ -88,15 +89,6 @@ public final class ServeSettings
             }
             return null;
         }
-    }
-
-    /** How log lines are written. */
-    public enum LogFormat
-    {
-        /** One bunyan JSON object per line (the default: for log collectors). */
-        JSON,
-        /** One readable line per record (for people). */
-        TEXT
     }
 
     public void listen(final String value, final String source)

@@ -12,8 +12,8 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.UUID;
-import sledagent.agent.SledAgent;
 import sledagent.agent.config.AgentConfig;
+import sledagent.agent.core.SledAgent;
 import sledagent.api.VmmState;
 import sledagent.zones.linux.CgroupRoot;
 

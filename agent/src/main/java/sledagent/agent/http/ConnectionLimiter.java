@@ -7,6 +7,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.AttributeKey;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import sledagent.agent.config.HttpLimits;
 import sledagent.agent.metrics.Metrics;
 
 /**

@@ -15,6 +15,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import sledagent.agent.config.HttpLimits;
 import sledagent.agent.metrics.Metrics;
 import sledagent.agent.vmm.ApiError;
 

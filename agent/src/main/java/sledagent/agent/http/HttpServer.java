@@ -17,6 +17,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
+import sledagent.agent.config.HttpLimits;
 import sledagent.agent.metrics.PrometheusText;
 import sledagent.agent.vmm.VmmManager;
 

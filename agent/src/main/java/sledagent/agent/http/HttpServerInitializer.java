@@ -4,6 +4,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
 import java.util.concurrent.atomic.AtomicInteger;
+import sledagent.agent.config.HttpLimits;
 
 /** The pipeline, and nothing else: TLS when configured, timeouts (on raw bytes), codec, bounded aggregator, API. */
 final class HttpServerInitializer extends ChannelInitializer<SocketChannel>

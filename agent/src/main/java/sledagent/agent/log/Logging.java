@@ -12,7 +12,6 @@ import java.util.logging.Formatter;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
-import sledagent.agent.config.ServeSettings;
 
 /**
  * The agent's log on stderr: by default one bunyan JSON object per line ({@code v, level, name, hostname, pid,
@@ -27,7 +26,7 @@ public final class Logging
     {
     }
 
-    public static void configure(final Level level, final ServeSettings.LogFormat format)
+    public static void configure(final Level level, final LogFormat format)
     {
         final Logger root = Logger.getLogger("");
         for (final var handler : root.getHandlers())
@@ -36,7 +35,7 @@ public final class Logging
         }
         final ConsoleHandler handler = new ConsoleHandler();
         handler.setLevel(level);
-        handler.setFormatter(format == ServeSettings.LogFormat.JSON ? new BunyanFormatter() : new TextFormatter());
+        handler.setFormatter(format == LogFormat.JSON ? new BunyanFormatter() : new TextFormatter());
         root.addHandler(handler);
         root.setLevel(level);
     }
@@ -44,7 +43,7 @@ public final class Logging
     /** Text, for people. */
     public static void configure(final Level level)
     {
-        configure(level, ServeSettings.LogFormat.TEXT);
+        configure(level, LogFormat.TEXT);
     }
 
     /** bunyan's numeric levels. */

@@ -2,9 +2,9 @@ package sledagent.agent.service;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Logger;
-import sledagent.agent.SledAgent;
 import sledagent.agent.config.AgentConfig;
 import sledagent.agent.config.Version;
+import sledagent.agent.core.SledAgent;
 
 /**
  * {@code serve} as a service: start the agent, tell the service manager it is ready, wait for SIGTERM (or

@@ -11,7 +11,8 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import sledagent.agent.config.AgentConfig;
-import sledagent.agent.http.HttpLimits;
+import sledagent.agent.config.HttpLimits;
+import sledagent.agent.log.LogFormat;
 
 class ConfigFileTest
 {
@@ -49,7 +50,7 @@ class ConfigFileTest
         assertThat(config.zoneBackend()).isEqualTo("pgroup");
         assertThat(config.sweepIntervalMs()).isEqualTo(300_000);
         assertThat(config.sledId()).isEqualTo(sled);
-        assertThat(settings.logFormat()).isEqualTo(ServeSettings.LogFormat.TEXT);
+        assertThat(settings.logFormat()).isEqualTo(LogFormat.TEXT);
         assertThat(config.vmmLogRetentionMs()).isEqualTo(7_200_000);
         assertThat(config.vmmLogMaxBytes()).isEqualTo(8L << 20);
     }

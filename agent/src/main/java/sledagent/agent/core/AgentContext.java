@@ -1,4 +1,4 @@
-package sledagent.agent;
+package sledagent.agent.core;
 
 import io.netty.util.HashedWheelTimer;
 import java.time.Clock;

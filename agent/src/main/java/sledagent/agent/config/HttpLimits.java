@@ -1,4 +1,4 @@
-package sledagent.agent.http;
+package sledagent.agent.config;
 
 /**
  * Bounds on the HTTP API's connections, so that no client (slow, idle or hostile) can hold the agent's

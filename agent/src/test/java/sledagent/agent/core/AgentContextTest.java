@@ -1,4 +1,4 @@
-package sledagent.agent;
+package sledagent.agent.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
