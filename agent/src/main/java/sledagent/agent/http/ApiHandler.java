@@ -122,7 +122,12 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 + "/health and POST /vmms/{id}/force-terminate are answered")), false);
             return;
         }
-        if (match instanceof Route.NotFound)
+        // Every kind of match, then a loud failure: a new kind must get its answer here, not fall through.
+        if (match instanceof Route.Found hit)
+        {
+            dispatch(ctx, hit, request, keepAlive);
+        }
+        else if (match instanceof Route.NotFound)
         {
             write(ctx, HttpAnswer.error(new ApiError(404, null, "Not Found")), keepAlive);
         }
@@ -140,8 +145,20 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         }
         else
         {
-            dispatch(ctx, (Route.Found)match, request, keepAlive);
+            throw unhandled(match);
         }
+    }
+
+    /**
+     * A value of a sealed type that a dispatch does not handle (a kind added without its branch): a bug, logged
+     * loudly with its stack trace; the caller throws what this returns.
+     */
+    static IllegalStateException unhandled(final Object value)
+    {
+        final IllegalStateException bug = new IllegalStateException("no branch for "
+            + value.getClass().getName() + ": " + value);
+        LOG.log(Level.SEVERE, bug.getMessage(), bug);
+        return bug;
     }
 
     private static boolean supported(final HttpVersion version)

@@ -51,6 +51,8 @@ final class BoundedAggregator extends HttpObjectAggregator
     protected Object newContinueResponse(final HttpMessage start, final int maxContentLength,
         final ChannelPipeline pipeline)
     {
+        // Read first: the aggregator removes the header once it has decided.
+        final String expectation = start.headers().get(HttpHeaderNames.EXPECT);
         final Object response = super.newContinueResponse(start, maxContentLength, pipeline);
         if (!(response instanceof HttpResponse refusal)
             || refusal.status().codeClass() != HttpStatusClass.CLIENT_ERROR)
@@ -62,7 +64,7 @@ final class BoundedAggregator extends HttpObjectAggregator
         final ChannelHandlerContext ctx = pipeline.context(this);
         final String message = status.code() == HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code()
             ? "request body exceeds " + maxContentLength + " bytes"
-            : "unsupported expectation: " + start.headers().get(HttpHeaderNames.EXPECT);
+            : "unsupported expectation: " + expectation;
         final FullHttpResponse answer = refusal(ctx, status, message);
         // The aggregator writes the answer after this returns and drops the body; the connection then ends.
         final ConnectionTimeouts timeouts = ConnectionTimeouts.of(ctx);

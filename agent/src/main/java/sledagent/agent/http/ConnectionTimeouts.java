@@ -160,7 +160,7 @@ final class ConnectionTimeouts extends ChannelDuplexHandler
     private void enter(final Phase next)
     {
         phase = next;
-        phaseStartNs = System.nanoTime();
+        phaseStartNs = nowNs();
         if (next == Phase.LINGERING)
         {
             lingeredBytes = 0;
@@ -189,11 +189,17 @@ final class ConnectionTimeouts extends ChannelDuplexHandler
         };
     }
 
+    /** The event loop's clock (a test's {@code EmbeddedChannel} moves it by hand; elsewhere {@code System.nanoTime}). */
+    private long nowNs()
+    {
+        return ctx.executor().ticker().nanoTime();
+    }
+
     private void arm(final long dueNs)
     {
         cancelTimer();
         timerDueNs = dueNs;
-        timer = ctx.executor().schedule(this::fire, Math.max(0, dueNs - System.nanoTime()), TimeUnit.NANOSECONDS);
+        timer = ctx.executor().schedule(this::fire, Math.max(0, dueNs - nowNs()), TimeUnit.NANOSECONDS);
     }
 
     private void cancelTimer()
@@ -217,7 +223,7 @@ final class ConnectionTimeouts extends ChannelDuplexHandler
         {
             return;
         }
-        if (System.nanoTime() - dueNs < 0)
+        if (nowNs() - dueNs < 0)
         {
             arm(dueNs);
             return;

@@ -1,5 +1,6 @@
 package sledagent.agent.http;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -29,6 +30,12 @@ final class HttpServerInitializer extends ChannelInitializer<SocketChannel>
 
     @Override
     protected void initChannel(final SocketChannel channel)
+    {
+        addHandlers(channel);
+    }
+
+    /** Builds the pipeline on {@code channel} (any channel: the unit tests use an {@code EmbeddedChannel}). */
+    void addHandlers(final Channel channel)
     {
         channel.pipeline()
             .addLast("timeouts", new ConnectionTimeouts(limits, endpoints.metrics()))
