@@ -229,7 +229,8 @@ public final class Main
         out.println("  state_dir       " + config.stateDir());
         out.println("  stop_grace      " + config.stopGraceMs() + " ms");
         out.println("  start_timeout   " + config.startTimeoutMs() + " ms");
-        out.println("  zone_root       " + (config.zoneRoot() == null ? "(the agent's own cgroup)" : config.zoneRoot()));
+        out.println("  zone_root       " + (config.zoneRoot() == null ? "(the agent's own cgroup)"
+            : config.zoneRoot()));
         out.println("  zones           " + config.zoneBackend());
         out.println("  sweep_interval  " + config.sweepIntervalMs() + " ms");
         out.println("  log_format      " + settings.logFormat().name().toLowerCase(java.util.Locale.ROOT));

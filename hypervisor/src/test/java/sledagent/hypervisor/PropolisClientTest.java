@@ -1,5 +1,9 @@
 package sledagent.hypervisor;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+import static org.awaitility.Awaitility.await;
+
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -24,10 +28,6 @@ import sledagent.api.propolis.InstanceProperties;
 import sledagent.api.propolis.InstanceStateMonitorResponse;
 import sledagent.api.propolis.PropolisInstanceState;
 import sledagent.api.propolis.PropolisStateRequested;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowable;
-import static org.awaitility.Awaitility.await;
 
 /** The client against a raw socket server, so the exact bytes on the wire are visible. */
 class PropolisClientTest

@@ -1,5 +1,7 @@
 package sledagent.hypervisor;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.util.EnumMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -9,8 +11,6 @@ import sledagent.api.MigrationState;
 import sledagent.api.VmmState;
 import sledagent.api.propolis.PropolisInstanceState;
 import sledagent.api.propolis.PropolisMigrationState;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 class PropolisStatesTest
 {

@@ -40,7 +40,9 @@ final class CrashDetectScenario
         metrics.define("agent-kill-to-empty", "the agent's killAll began -> its awaitEmpty returned true");
         metrics.define("rmdir-to-nexus", "rmdir done -> Nexus received failed (actor, publish, HTTP)");
         metrics.define("rmdir-to-get-state", "rmdir done -> GET /state poll saw failed");
-        metrics.define("store-writes", "record writes (VmmStore save/delete: write, fsync, rename, fsync dir) on the actor, kill -> Nexus got failed, summed");
+        metrics.define("store-writes",
+            "record writes (VmmStore save/delete: write, fsync, rename, fsync dir) on the actor, "
+                + "kill -> Nexus got failed, summed");
         metrics.define("store-write", "one record write of those, each");
         metrics.csvColumns("i", "propolis_id", "sim_pid", "nexus_failed_us", "get_state_failed_us", "seen_as",
             "kill_to_teardown_us", "agent_teardown_us", "agent_kill_start_us", "agent_empty_us", "rmdir_us",
@@ -49,7 +51,8 @@ final class CrashDetectScenario
         final PerfAgent perf = PerfAgent.start(cleanup, options.startTimeoutMs);
         System.out.printf("agent on %s, zones under %s%n", perf.address, perf.zoneRoot);
         final int total = options.vmms + options.warmup;
-        final List<PerfAgent.Vmm> vmms = perf.startVmms(total, options.batch, Duration.ofMillis(options.startTimeoutMs));
+        final List<PerfAgent.Vmm> vmms = perf.startVmms(total, options.batch,
+            Duration.ofMillis(options.startTimeoutMs));
         Thread.sleep(options.settleMs);
 
         System.out.printf("SIGKILLing %d sim JVMs one at a time (%d warm-up, not recorded)%n", total, options.warmup);
@@ -163,7 +166,8 @@ final class CrashDetectScenario
             }
             metrics.csvRow(i, id, sim.pid(), nexusUs, stateUs, seenAs, detectUs, teardownUs, killStartUs, emptyUs,
                 rmdirUs, writesUs, writes.size());
-            System.out.printf(Locale.ROOT, "  %2d %s nexus failed %8.3f ms, GET /state %8.3f ms (%s), teardown began %8.3f ms%s%n",
+            System.out.printf(Locale.ROOT,
+                "  %2d %s nexus failed %8.3f ms, GET /state %8.3f ms (%s), teardown began %8.3f ms%s%n",
                 i, id, nexusUs / 1000.0, stateUs / 1000.0, seenAs, detectUs / 1000.0, recorded ? "" : " (warm-up)");
             Thread.sleep(options.pauseMs);
         }

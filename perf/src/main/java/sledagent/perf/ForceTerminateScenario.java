@@ -47,10 +47,13 @@ final class ForceTerminateScenario
         metrics.define("empty-to-rmdir", "awaitEmpty returned -> rmdir done");
         metrics.define("rmdir-to-answer", "rmdir done -> answer read (teardown end, actor, reply, HTTP out)");
         metrics.define("rmdir-to-nexus", "rmdir done -> Nexus received destroyed (actor, publish, HTTP)");
-        metrics.define("store-writes", "record writes (VmmStore save/delete: write, fsync, rename, fsync dir) on the actor, request -> answer, summed");
+        metrics.define("store-writes",
+            "record writes (VmmStore save/delete: write, fsync, rename, fsync dir) on the actor, "
+                + "request -> answer, summed");
         metrics.define("store-write", "one record write of those, each");
         metrics.define("get-state-rtt", "GET /state round trip, 3rd on the same connection (HTTP floor)");
-        metrics.define("probe-last-look", "PropolisClient.monitor(addr, 0) to the sim from this JVM, just before the force");
+        metrics.define("probe-last-look",
+            "PropolisClient.monitor(addr, 0) to the sim from this JVM, just before the force");
         metrics.define("raw-sim-kill-to-empty", "CgroupZoneBackend: killAll -> awaitEmpty true, sim tree");
         metrics.define("raw-sim-kill-to-rmdir", "CgroupZoneBackend: killAll -> destroy done, sim tree");
         metrics.define("raw-sh-kill-to-empty", "CgroupZoneBackend: killAll -> awaitEmpty true, sh + 2 sleeps");
@@ -66,7 +69,8 @@ final class ForceTerminateScenario
         final ZoneDirWatch watch = new ZoneDirWatch(perf.zoneRoot);
         cleanup.push("close zone watch", watch::close);
         final int total = options.vmms + options.warmup;
-        final List<PerfAgent.Vmm> vmms = perf.startVmms(total, options.batch, Duration.ofMillis(options.startTimeoutMs));
+        final List<PerfAgent.Vmm> vmms = perf.startVmms(total, options.batch,
+            Duration.ofMillis(options.startTimeoutMs));
         Thread.sleep(options.settleMs);
 
         System.out.printf("force-terminating %d VMMs one at a time (%d warm-up, not recorded)%n", total,
@@ -177,7 +181,8 @@ final class ForceTerminateScenario
             }
             metrics.csvRow(i, id, httpUs, goneUs, nexusUs, teardownUs, beforeUs, killStartUs, killEndUs, emptyUs,
                 rmdirUs, getStateUs, probeUs, writesUs, writes.size());
-            System.out.printf(Locale.ROOT, "  %2d %s answer %8.3f ms, zone gone %8.3f ms, nexus %8.3f ms, teardown %8.3f ms,"
+            System.out.printf(Locale.ROOT,
+                "  %2d %s answer %8.3f ms, zone gone %8.3f ms, nexus %8.3f ms, teardown %8.3f ms,"
                 + " record writes %d in %.3f ms%s%n", i, id, httpUs / 1000.0, goneUs / 1000.0, nexusUs / 1000.0,
                 teardownUs / 1000.0, writes.size(), writesUs / 1000.0, recorded ? "" : " (warm-up)");
             Thread.sleep(options.pauseMs);

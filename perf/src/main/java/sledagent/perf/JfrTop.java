@@ -80,7 +80,8 @@ final class JfrTop
                 }
             }
         }
-        out.printf("JFR %s: %d Java execution samples (every 1 ms); %d GCs, pauses %.1f ms in all, longest %.2f ms%n", file,
+        out.printf("JFR %s: %d Java execution samples (every 1 ms); %d GCs, pauses %.1f ms in all, longest %.2f ms%n",
+            file,
             samples, gcs, gcPauseMs, gcMaxMs);
         out.printf("threads in native code: %d samples (every 5 ms), by method:%n", nativeSamples);
         top(nativeTop, 8, nativeSamples, out);

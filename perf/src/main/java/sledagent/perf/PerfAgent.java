@@ -177,7 +177,8 @@ final class PerfAgent
         {
             final AgentHttpClient.Answer metrics = client.send("GET", "/metrics", null);
             metrics.body().lines()
-                .filter(line -> line.startsWith("sled_agent_crashes_total{") || line.startsWith("sled_agent_forced_kills_total{"))
+                .filter(line -> line.startsWith("sled_agent_crashes_total{")
+                    || line.startsWith("sled_agent_forced_kills_total{"))
                 .forEach(line -> System.out.println("agent metric: " + line));
         }
         catch (final Exception ex)

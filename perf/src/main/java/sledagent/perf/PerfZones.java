@@ -102,7 +102,8 @@ final class PerfZones
         }
         try (Stream<Path> paths = Files.walk(dir))
         {
-            for (final Path path : (Iterable<Path>)paths.sorted((a, b) -> b.getNameCount() - a.getNameCount())::iterator)
+            for (final Path path : (Iterable<Path>)paths.sorted((a, b)
+                -> b.getNameCount() - a.getNameCount())::iterator)
             {
                 Files.deleteIfExists(path);
             }

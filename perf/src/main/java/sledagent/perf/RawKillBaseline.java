@@ -84,7 +84,8 @@ final class RawKillBaseline
             {
                 if (Files.isDirectory(zone.path()) && !zones.killAndRemove(zone, EMPTY_BOUND))
                 {
-                    System.err.println("cleanup: zone " + zone.path() + " not empty " + EMPTY_BOUND + " after the kill");
+                    System.err.println("cleanup: zone " + zone.path() + " not empty " + EMPTY_BOUND
+                        + " after the kill");
                 }
                 if (process != null)
                 {

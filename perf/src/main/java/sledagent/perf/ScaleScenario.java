@@ -150,7 +150,8 @@ final class ScaleScenario
                     + "fsync dir), alone: tmpfs `%s` p50 %s ms, p99 %s ms; disk `%s` p50 %s ms, p99 %s ms.",
                 stateDir, Measure.ms(tmpfs.saveNs().getValueAtPercentile(50)),
                 Measure.ms(tmpfs.saveNs().getValueAtPercentile(99)), diskDir,
-                Measure.ms(disk.saveNs().getValueAtPercentile(50)), Measure.ms(disk.saveNs().getValueAtPercentile(99))));
+                Measure.ms(disk.saveNs().getValueAtPercentile(50)), Measure.ms(disk.saveNs()
+                    .getValueAtPercentile(99))));
             summary.line("Largest classes on the heap with " + inTable + " VMMs (`GC.class_histogram`, "
                 + "full list in `scale.class-histogram.txt`):");
             summary.code(classes.lines().limit(14).collect(Collectors.joining("\n")));

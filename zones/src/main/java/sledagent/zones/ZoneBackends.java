@@ -3,7 +3,6 @@ package sledagent.zones;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Optional;
-
 import sledagent.zones.fake.FakeZoneBackend;
 import sledagent.zones.illumos.IllumosZoneBackend;
 import sledagent.zones.linux.CgroupRoot;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.sun.jna.Platform;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -12,12 +13,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import com.sun.jna.Platform;
 
 class CommandRunnerTest
 {
@@ -97,7 +95,8 @@ class CommandRunnerTest
     @Test
     void shouldKeepOnlyTheFirst64KiBOfOutput()
     {
-        final CommandRunner.Result result = runner.run(List.of("/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"),
+        final CommandRunner.Result result = runner.run(List.of("/bin/sh", "-c",
+            "head -c 100000 /dev/zero | tr '\\0' x"),
             PROMPTLY);
 
         assertThat(result.output()).hasSize(CommandRunner.MAX_OUTPUT_BYTES);

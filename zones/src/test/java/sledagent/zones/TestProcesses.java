@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-
 import sledagent.zones.linux.ProcStat;
 
 /** Test support: process trees and identities read from /proc, independent of the backends under test. */

@@ -19,7 +19,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import javax.net.ssl.SSLContext;
-import sledagent.agent.config.Version;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.api.Json;
 import sledagent.api.SledVmmState;

@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
-import sledagent.agent.config.HttpLimits;
 import sledagent.agent.tls.TlsFiles;
 
 /**
@@ -109,7 +108,8 @@ public record AgentConfig(
         final String zoneBackend, final long sweepIntervalMs)
     {
         this(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend,
-            sweepIntervalMs, HttpLimits.DEFAULTS, DEFAULT_VMM_LOG_RETENTION_MS, DEFAULT_VMM_LOG_MAX_BYTES, TlsFiles.NONE,
+            sweepIntervalMs, HttpLimits.DEFAULTS, DEFAULT_VMM_LOG_RETENTION_MS, DEFAULT_VMM_LOG_MAX_BYTES,
+                TlsFiles.NONE,
             TlsFiles.NONE);
     }
 

@@ -8,9 +8,6 @@ import java.util.Locale;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import sledagent.agent.config.AgentConfig;
-import sledagent.agent.config.Durations;
-import sledagent.agent.config.HttpLimits;
 import sledagent.agent.log.LogFormat;
 import sledagent.agent.tls.TlsFiles;
 

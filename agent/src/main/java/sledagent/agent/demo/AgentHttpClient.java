@@ -8,7 +8,6 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.UUID;
 import javax.net.ssl.SSLContext;
-import sledagent.agent.config.Version;
 
 /** A small blocking client of the agent's own HTTP API, for the demo, tests and operators' tools. */
 public final class AgentHttpClient
@@ -82,7 +81,8 @@ public final class AgentHttpClient
         }
         else
         {
-            request.header("content-type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
+            request.header("content-type", "application/json").method(method,
+                HttpRequest.BodyPublishers.ofString(body));
         }
         final HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
         return new Answer(response.statusCode(), response.body());

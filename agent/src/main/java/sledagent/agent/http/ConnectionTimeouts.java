@@ -189,7 +189,9 @@ final class ConnectionTimeouts extends ChannelDuplexHandler
         };
     }
 
-    /** The event loop's clock (a test's {@code EmbeddedChannel} moves it by hand; elsewhere {@code System.nanoTime}). */
+    /**
+     * The event loop's clock (a test's {@code EmbeddedChannel} moves it by hand; elsewhere {@code System.nanoTime}).
+     */
     private long nowNs()
     {
         return ctx.executor().ticker().nanoTime();

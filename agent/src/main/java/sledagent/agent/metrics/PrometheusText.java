@@ -89,7 +89,8 @@ public final class PrometheusText
         header(out, "sled_agent_zone_teardown_duration_seconds", "summary",
             "Kill, wait until empty, remove: per zone.");
         summary(out, "sled_agent_zone_teardown_duration_seconds", null, metrics.teardownLatency());
-        counter(out, "sled_agent_zone_teardown_retries_total", "Teardowns retried (zone would not empty or be removed).",
+        counter(out, "sled_agent_zone_teardown_retries_total",
+            "Teardowns retried (zone would not empty or be removed).",
             metrics.teardownRetries());
 
         counter(out, "sled_agent_record_write_failures_total",
@@ -100,7 +101,8 @@ public final class PrometheusText
         header(out, "sled_agent_kills_without_record_total", "counter",
             "Stops, force-terminates and unregisters carried out while their record could not be written, by "
             + "whether the kill journal kept them.");
-        metrics.killsWithoutRecord().forEach((kind, count) -> out.append("sled_agent_kills_without_record_total{kept=\"")
+        metrics.killsWithoutRecord().forEach((kind, count)
+            -> out.append("sled_agent_kills_without_record_total{kept=\"")
             .append(kind).append("\"} ").append(count).append('\n'));
         counter(out, "sled_agent_vmm_faults_total", "VMMs ended because handling one of their events threw.",
             metrics.vmmFaultCount());

@@ -9,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.logging.Logger;
-import sledagent.agent.persist.AlreadyRunningException;
 
 /**
  * One agent per state directory: an exclusive lock on {@code <state-dir>/agent.lock} (an fcntl lock through

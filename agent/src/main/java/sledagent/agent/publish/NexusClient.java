@@ -9,7 +9,6 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import javax.net.ssl.SSLContext;
-import sledagent.agent.config.Version;
 import sledagent.api.Json;
 import sledagent.api.SledVmmState;
 

@@ -139,7 +139,8 @@ final class StartSequence
         }
         catch (final ExecutionException ex)
         {
-            if (ex.getCause() instanceof PropolisHttpException http && (http.statusCode() == 424 || http.statusCode() == 404))
+            if (ex.getCause() instanceof PropolisHttpException http && (http.statusCode() == 424
+                || http.statusCode() == 404))
             {
                 return false;
             }

@@ -268,7 +268,8 @@ public final class VmmActor
     {
         final String problem = switch (event.kind())
         {
-            case ZONE_TEARDOWN_FAILED -> "zone teardown failed, will retry: " + ((Event.ZoneTeardownFailed)event).reason();
+            case ZONE_TEARDOWN_FAILED -> "zone teardown failed, will retry: " + ((Event.ZoneTeardownFailed)event)
+                .reason();
             case START_FAILED -> "start failed: " + ((Event.StartFailed)event).reason();
             case PROPOLIS_LOST -> "Propolis lost the VM: " + ((Event.PropolisLost)event).reason();
             case FAULTED -> "ending the VMM after an internal error: " + ((Event.Faulted)event).reason();

@@ -28,14 +28,18 @@ import sledagent.hypervisor.PropolisStates;
  * <table>
  * <caption>(phase, event) -&gt; (next phase, effects, reply). "-" = unchanged / no-op.</caption>
  * <tr><th>phase</th><th>event</th><th>next</th><th>effects</th><th>reply</th></tr>
- * <tr><td>REGISTERED</td><td>Run</td><td>STARTING</td><td>StartVmm</td><td>200 null (progress is published; omicron #4691)</td></tr>
- * <tr><td>REGISTERED</td><td>Stop</td><td>DONE, destroyed</td><td>Publish</td><td>200 destroyed (nothing spawned; omicron #2517)</td></tr>
+ * <tr><td>REGISTERED</td><td>Run</td><td>STARTING</td><td>StartVmm</td><td>200 null (progress is published; omicron
+ *     #4691)</td></tr>
+ * <tr><td>REGISTERED</td><td>Stop</td><td>DONE, destroyed</td><td>Publish</td><td>200 destroyed (nothing spawned;
+ *     omicron #2517)</td></tr>
  * <tr><td>REGISTERED</td><td>ForceTerminate</td><td>DONE, destroyed</td><td>Publish</td><td>200 destroyed</td></tr>
- * <tr><td>REGISTERED</td><td>Unregister</td><td>DONE, failed, owner Nexus</td><td>RemoveFromTable</td><td>200 failed</td></tr>
+ * <tr><td>REGISTERED</td><td>Unregister</td><td>DONE, failed, owner Nexus</td><td>RemoveFromTable</td><td>200
+ *     failed</td></tr>
  * <tr><td>STARTING</td><td>Run</td><td>-</td><td>-</td><td>200 null</td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>PropolisLost</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>ACTIVE</td><td>Run, after a stop</td><td>-</td><td>-</td><td>409</td></tr>
- * <tr><td>REGISTERED (with migration_id)</td><td>MigrationTarget</td><td>STARTING</td><td>StartVmm(source)</td><td>200 null</td></tr>
+ * <tr><td>REGISTERED (with migration_id)</td><td>MigrationTarget</td><td>STARTING</td><td>StartVmm(source)</td><td>200
+ *     null</td></tr>
  * <tr><td>REGISTERED (no migration_id)</td><td>MigrationTarget</td><td>-</td><td>-</td><td>409</td></tr>
  * <tr><td>STARTING / ACTIVE</td><td>MigrationTarget</td><td>-</td><td>-</td><td>200 null / 409</td></tr>
  * <tr><td>STARTING</td><td>VmmStarted</td><td>ACTIVE</td><td>WatchPropolis(0)</td><td></td></tr>
@@ -43,25 +47,37 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>STARTING</td><td>Stop</td><td>HALTING(destroyed), stopping</td><td>Publish, TearDownZone</td>
  *     <td>200 stopping (the guest never ran: killing is the stop)</td></tr>
  * <tr><td>ACTIVE</td><td>Run</td><td>-</td><td>SendPropolisState(Run)</td><td>200 null</td></tr>
- * <tr><td>ACTIVE</td><td>Stop (first)</td><td>-, stopping; deadline = now + the record's stop grace</td><td>ArmStopDeadline(deadline), Publish, SendPropolisState(Stop)</td>
+ * <tr><td>ACTIVE</td><td>Stop (first)</td><td>-, stopping; deadline = now + the record's stop
+ *     grace</td><td>ArmStopDeadline(deadline), Publish, SendPropolisState(Stop)</td>
  *     <td>200 stopping (never waits on the VMM)</td></tr>
- * <tr><td>ACTIVE</td><td>Stop (again)</td><td>-</td><td>SendPropolisState(Stop); the deadline is not re-armed</td><td>200 current</td></tr>
- * <tr><td>ACTIVE</td><td>Reboot, while running</td><td>-, rebooting</td><td>Publish, SendPropolisState(Reboot)</td><td>200 rebooting</td></tr>
+ * <tr><td>ACTIVE</td><td>Stop (again)</td><td>-</td><td>SendPropolisState(Stop); the deadline is not
+ *     re-armed</td><td>200 current</td></tr>
+ * <tr><td>ACTIVE</td><td>Reboot, while running</td><td>-, rebooting</td><td>Publish,
+ *     SendPropolisState(Reboot)</td><td>200 rebooting</td></tr>
  * <tr><td>ACTIVE</td><td>PropolisObserved</td><td>- or HALTING on Destroyed/Failed</td>
- *     <td>Publish if the mapped state or a migration changed; WatchPropolis(gen+1), or TearDownZone(last look)</td><td></td></tr>
+ *     <td>Publish if the mapped state or a migration changed; WatchPropolis(gen+1), or TearDownZone(last
+ *     look)</td><td></td></tr>
  * <tr><td>HALTING</td><td>LastLook</td><td>migrations updated</td><td>Publish if a migration changed</td><td></td></tr>
- * <tr><td>STARTING, ACTIVE</td><td>ProcessExited</td><td>HALTING(failed; destroyed if Propolis had reported Stopped)</td><td>TearDownZone</td><td></td></tr>
- * <tr><td>STARTING, ACTIVE</td><td>StopGraceExpired</td><td>HALTING(destroyed, not failed: no auto-restart of a VM the user stopped)</td><td>TearDownZone</td><td></td></tr>
- * <tr><td>STARTING, ACTIVE</td><td>ForceTerminate</td><td>HALTING(destroyed)</td><td>TearDownZone</td><td>deferred: the final state</td></tr>
- * <tr><td>STARTING, ACTIVE</td><td>Unregister</td><td>HALTING(failed), owner Nexus, failed</td><td>TearDownZone</td><td>deferred: failed</td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>ProcessExited</td><td>HALTING(failed; destroyed if Propolis had reported
+ *     Stopped)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>StopGraceExpired</td><td>HALTING(destroyed, not failed: no auto-restart of a VM the
+ *     user stopped)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>ForceTerminate</td><td>HALTING(destroyed)</td><td>TearDownZone</td><td>deferred:
+ *     the final state</td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>Unregister</td><td>HALTING(failed), owner Nexus,
+ *     failed</td><td>TearDownZone</td><td>deferred: failed</td></tr>
  * <tr><td>HALTING</td><td>Unregister</td><td>owner Nexus, failed</td><td>-</td><td>deferred: failed</td></tr>
- * <tr><td>HALTING</td><td>ZoneTornDown</td><td>DONE, terminal; unfinished migrations failed, completed ones stay</td><td>Publish (owner agent) or RemoveFromTable (owner Nexus); AnswerDeferred</td><td></td></tr>
- * <tr><td>HALTING</td><td>ZoneTeardownFailed</td><td>-</td><td>RetryTearDown (never given up, never ignored)</td><td></td></tr>
- * <tr><td>HALTING, DONE</td><td>Run, Reboot, ForceTerminate, MigrationTarget</td><td>-</td><td>-</td><td>410 NO_SUCH_INSTANCE</td></tr>
+ * <tr><td>HALTING</td><td>ZoneTornDown</td><td>DONE, terminal; unfinished migrations failed, completed ones
+ *     stay</td><td>Publish (owner agent) or RemoveFromTable (owner Nexus); AnswerDeferred</td><td></td></tr>
+ * <tr><td>HALTING</td><td>ZoneTeardownFailed</td><td>-</td><td>RetryTearDown (never given up, never
+ *     ignored)</td><td></td></tr>
+ * <tr><td>HALTING, DONE</td><td>Run, Reboot, ForceTerminate, MigrationTarget</td><td>-</td><td>-</td><td>410
+ *     NO_SUCH_INSTANCE</td></tr>
  * <tr><td>HALTING, DONE</td><td>Stop</td><td>-</td><td>-</td><td>200 current (idempotent)</td></tr>
  * <tr><td>any</td><td>PublishSettled(gen)</td><td>acked gen raised</td><td>-</td><td></td></tr>
  * <tr><td>DONE</td><td>PublishSettled(terminal gen)</td><td>-</td><td>RemoveFromTable</td><td></td></tr>
- * <tr><td>not DONE</td><td>Recovered, current gen above the acked one</td><td>-</td><td>Publish(current) first</td><td>never heard by Nexus</td></tr>
+ * <tr><td>not DONE</td><td>Recovered, current gen above the acked one</td><td>-</td><td>Publish(current)
+ *     first</td><td>never heard by Nexus</td></tr>
  * <tr><td>DONE</td><td>Unregister</td><td>owner Nexus</td><td>RemoveFromTable</td><td>200 final</td></tr>
  * <tr><td>any</td><td>Recovered with journalled kills</td><td>each kill folded in first, as its request would
  *     have changed the record (its effects dropped); then the rows below on the result</td><td></td>
@@ -72,7 +88,8 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>STARTING</td><td>Recovered, process gone</td><td>HALTING(failed)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>ACTIVE</td><td>Recovered, process alive</td><td>-</td><td>if a stop was requested: ArmStopDeadline(the
  *     record's deadline), SendPropolisState(Stop); WatchPropolis(0)</td><td>re-adopted</td></tr>
- * <tr><td>ACTIVE</td><td>Recovered, process gone</td><td>HALTING(as ProcessExited)</td><td>TearDownZone</td><td></td></tr>
+ * <tr><td>ACTIVE</td><td>Recovered, process gone</td><td>HALTING(as
+ *     ProcessExited)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>HALTING</td><td>Recovered</td><td>-</td><td>TearDownZone</td><td>finish the teardown</td></tr>
  * <tr><td>DONE</td><td>Recovered</td><td>-</td><td>Publish again (owner agent) or RemoveFromTable</td><td></td></tr>
  * <tr><td>REGISTERED</td><td>Faulted</td><td>DONE, failed</td><td>Publish</td><td>handling an event threw</td></tr>

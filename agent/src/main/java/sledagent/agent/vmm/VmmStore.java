@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import sledagent.agent.vmm.KillIntent;
 
 /** Durable VMM records: written on every change, read once at start. */
 public interface VmmStore

@@ -6,12 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import sledagent.agent.config.AgentConfig;
-import sledagent.agent.config.HttpLimits;
 import sledagent.agent.log.LogFormat;
 
 class ConfigFileTest

@@ -59,13 +59,15 @@ class AgentContextTest
                 agent.manager().register(id, Json.mapper().readerFor(InstanceEnsureBody.class)
                     .readValue(ExampleBodies.ensureBody(UUID.randomUUID(), "127.0.0.1:12400", 1)));
 
-                assertThat(store.saved).as("the record went to the given store").anyMatch(v -> v.propolisId().equals(id));
+                assertThat(store.saved).as("the record went to the given store").anyMatch(v -> v.propolisId()
+                    .equals(id));
                 final AgentHttpClient client = new AgentHttpClient(URI.create("http://127.0.0.1:"
                     + agent.server().address().getPort()), Duration.ofSeconds(10));
                 assertThat(client.putState(id, "stopped").status()).isEqualTo(200);
                 // The next state is stamped by the given clock (the registered one carries the body's time).
                 await().atMost(Duration.ofSeconds(10)).until(() -> store.saved.stream()
-                    .anyMatch(v -> v.record(AgentConfig.DEFAULT_STOP_GRACE_MS).current().vmmState().timeUpdated().equals(FIXED)));
+                    .anyMatch(v -> v.record(AgentConfig.DEFAULT_STOP_GRACE_MS).current().vmmState().timeUpdated()
+                        .equals(FIXED)));
             }
             assertThat(zones.isClosed()).as("the caller's zones are not closed by the agent").isFalse();
             final Timeout timeout = timer.newTimeout(t -> { }, 1, TimeUnit.HOURS);

@@ -17,7 +17,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import sledagent.agent.config.Version;
 import sledagent.agent.demo.AgentHttpClient;
 
 /**

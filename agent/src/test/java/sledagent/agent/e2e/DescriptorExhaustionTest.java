@@ -26,9 +26,10 @@ import sledagent.zones.linux.CgroupRoot;
 
 /**
  * Issue 10: the agent (a separate process) runs out of descriptors: its RLIMIT_NOFILE is lowered to just above what
- * it holds and connections fill the rest, so no file or socket can be opened. A register is refused with 507 naming the real cause, and a
- * force-terminate sent over a connection opened before still kills the VMM at once (the kill journal and a spare
- * descriptor are held from the start); once descriptors are back, the answer and Nexus's `destroyed` follow.
+ * it holds and connections fill the rest, so no file or socket can be opened. A register is refused with 507 naming
+ * the real cause, and a force-terminate sent over a connection opened before still kills the VMM at once (the kill
+ * journal and a spare descriptor are held from the start); once descriptors are back, the answer and Nexus's
+ * `destroyed` follow.
  */
 class DescriptorExhaustionTest
 {
@@ -160,7 +161,8 @@ class DescriptorExhaustionTest
         }
     }
 
-    private static final java.util.concurrent.atomic.AtomicInteger PORT = new java.util.concurrent.atomic.AtomicInteger();
+    private static final java.util.concurrent.atomic.AtomicInteger PORT =
+        new java.util.concurrent.atomic.AtomicInteger();
 
     /** The descriptor numbers {@code pid} holds. */
     private static List<Integer> descriptors(final long pid) throws IOException

@@ -151,7 +151,8 @@ class FullDiskTest
         // A stop, a force-terminate and an unregister cannot: each goes ahead and is reported.
         final AgentHttpClient.Answer stop = client.putState(stopped, "stopped");
         assertThat(stop.status()).as("stop on a full disk: %s", stop.body()).isEqualTo(200);
-        assertThat(AgentFixture.json(stop.body()).at("/updated_runtime/vmm_state/state").asText()).isEqualTo("stopping");
+        assertThat(AgentFixture.json(stop.body()).at("/updated_runtime/vmm_state/state").asText())
+            .isEqualTo("stopping");
         assertThat(AgentFixture.json(stop.body()).at("/updated_runtime/vmm_state/gen").asLong())
             .isEqualTo(stoppedGen + 1);
         final AgentHttpClient.Answer force = client.forceTerminate(forced);

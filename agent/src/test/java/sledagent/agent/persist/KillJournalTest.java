@@ -33,7 +33,8 @@ class KillJournalTest
         mounted = mount.waitFor(10, TimeUnit.SECONDS) && mount.exitValue() == 0;
         if (!mounted && "1".equals(System.getenv("SLED_AGENT_REQUIRE_TOOLS")))
         {
-            throw new IllegalStateException("cannot mount a tmpfs: " + new String(mount.getInputStream().readAllBytes()));
+            throw new IllegalStateException("cannot mount a tmpfs: " + new String(mount.getInputStream()
+                .readAllBytes()));
         }
         Assumptions.assumeTrue(mounted, "cannot mount a tmpfs (need root)");
     }

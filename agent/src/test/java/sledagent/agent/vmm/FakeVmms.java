@@ -2,7 +2,6 @@ package sledagent.agent.vmm;
 
 import java.time.Instant;
 import sledagent.agent.metrics.Metrics;
-import sledagent.agent.vmm.VmmStore;
 
 /**
  * A real {@link VmmManager} (production table) on this package's fakes, for tests in other packages (the HTTP

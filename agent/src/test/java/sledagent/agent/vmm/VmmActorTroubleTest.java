@@ -19,8 +19,6 @@ import java.util.function.Consumer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import sledagent.agent.metrics.Metrics;
-import sledagent.agent.vmm.StoredVmm;
-import sledagent.agent.vmm.VmmStore;
 import sledagent.api.SledVmmState;
 import sledagent.api.VmmPutStateResponse;
 import sledagent.api.VmmState;

@@ -261,7 +261,8 @@ class VmmLifecycleTest
         assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
         assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
         assertState(t.next(), VmmState.STOPPING, REGISTERED_GEN + 1);
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.Publish(t.next().current()), new Effect.TearDownZone(false));
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.Publish(t.next().current()),
+            new Effect.TearDownZone(false));
         assertThat(t.reply()).isEqualTo(new Reply.Ok(new VmmPutStateResponse(t.next().current())));
 
         final Transition down = apply(t.next(), new Event.ZoneTornDown());
@@ -484,7 +485,8 @@ class VmmLifecycleTest
     {
         final Transition t = apply(stopping(), observed(3, PropolisInstanceState.Destroyed));
         assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(), new Effect.TearDownZone(false));
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(),
+            new Effect.TearDownZone(false));
         final Transition down = apply(t.next(), new Event.ZoneTornDown());
         assertState(down.next(), VmmState.DESTROYED, REGISTERED_GEN + 3);
     }
@@ -539,7 +541,8 @@ class VmmLifecycleTest
         final VmmRecord before = step(stopping(), observed(3, PropolisInstanceState.Stopped));
         final Transition t = apply(before, new Event.ProcessExited());
         assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(), new Effect.TearDownZone(false));
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(),
+            new Effect.TearDownZone(false));
         assertState(step(t.next(), new Event.ZoneTornDown()), VmmState.DESTROYED, before.gen() + 1);
 
         // Even without a stop request (the guest halted itself).
@@ -565,7 +568,8 @@ class VmmLifecycleTest
         assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
         assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
         assertThat(t.next().current()).isEqualTo(before.current());
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(), new Effect.TearDownZone(false));
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(),
+            new Effect.TearDownZone(false));
         final Transition down = apply(t.next(), new Event.ZoneTornDown());
         assertState(down.next(), VmmState.DESTROYED, before.gen() + 1);
         assertThat(publishes(down.effects())).containsExactly(new Effect.Publish(down.next().current()));
@@ -624,7 +628,8 @@ class VmmLifecycleTest
     void forceTerminateWhileStoppingCancelsTheDeadline()
     {
         final Transition t = apply(stopping(), new Event.ForceTerminateRequested());
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(), new Effect.TearDownZone(false));
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(),
+            new Effect.TearDownZone(false));
         assertThat(t.reply()).isEqualTo(Reply.DEFERRED);
     }
 
@@ -1194,7 +1199,8 @@ class VmmLifecycleTest
         assertThat(apply(halting(), new Event.Faulted("boom")).effects())
             .containsExactly(new Effect.TearDownZone(false));
         final VmmRecord done = done();
-        assertThat(apply(done, new Event.Faulted("boom")).effects()).containsExactly(new Effect.Publish(done.current()));
+        assertThat(apply(done, new Event.Faulted("boom")).effects())
+            .containsExactly(new Effect.Publish(done.current()));
     }
 
     @Test

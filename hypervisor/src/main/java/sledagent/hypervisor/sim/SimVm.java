@@ -1,5 +1,24 @@
 package sledagent.hypervisor.sim;
 
+import static sledagent.api.propolis.PropolisInstanceState.Creating;
+import static sledagent.api.propolis.PropolisInstanceState.Destroyed;
+import static sledagent.api.propolis.PropolisInstanceState.Failed;
+import static sledagent.api.propolis.PropolisInstanceState.Migrating;
+import static sledagent.api.propolis.PropolisInstanceState.Rebooting;
+import static sledagent.api.propolis.PropolisInstanceState.Running;
+import static sledagent.api.propolis.PropolisInstanceState.Starting;
+import static sledagent.api.propolis.PropolisInstanceState.Stopped;
+import static sledagent.api.propolis.PropolisInstanceState.Stopping;
+import static sledagent.api.propolis.PropolisMigrationState.Device;
+import static sledagent.api.propolis.PropolisMigrationState.Error;
+import static sledagent.api.propolis.PropolisMigrationState.Finish;
+import static sledagent.api.propolis.PropolisMigrationState.Pause;
+import static sledagent.api.propolis.PropolisMigrationState.RamPull;
+import static sledagent.api.propolis.PropolisMigrationState.RamPush;
+import static sledagent.api.propolis.PropolisMigrationState.RamPushDirty;
+import static sledagent.api.propolis.PropolisMigrationState.Resume;
+import static sledagent.api.propolis.PropolisMigrationState.Sync;
+
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -21,25 +40,6 @@ import sledagent.api.propolis.InstanceStateMonitorResponse;
 import sledagent.api.propolis.PropolisInstanceState;
 import sledagent.api.propolis.PropolisMigrationState;
 import sledagent.api.propolis.PropolisStateRequested;
-
-import static sledagent.api.propolis.PropolisInstanceState.Creating;
-import static sledagent.api.propolis.PropolisInstanceState.Destroyed;
-import static sledagent.api.propolis.PropolisInstanceState.Failed;
-import static sledagent.api.propolis.PropolisInstanceState.Migrating;
-import static sledagent.api.propolis.PropolisInstanceState.Rebooting;
-import static sledagent.api.propolis.PropolisInstanceState.Running;
-import static sledagent.api.propolis.PropolisInstanceState.Starting;
-import static sledagent.api.propolis.PropolisInstanceState.Stopped;
-import static sledagent.api.propolis.PropolisInstanceState.Stopping;
-import static sledagent.api.propolis.PropolisMigrationState.Device;
-import static sledagent.api.propolis.PropolisMigrationState.Error;
-import static sledagent.api.propolis.PropolisMigrationState.Finish;
-import static sledagent.api.propolis.PropolisMigrationState.Pause;
-import static sledagent.api.propolis.PropolisMigrationState.RamPull;
-import static sledagent.api.propolis.PropolisMigrationState.RamPush;
-import static sledagent.api.propolis.PropolisMigrationState.RamPushDirty;
-import static sledagent.api.propolis.PropolisMigrationState.Resume;
-import static sledagent.api.propolis.PropolisMigrationState.Sync;
 
 /**
  * The simulated VM of one propolis-sim: its properties, its published state with Propolis's own generation, the

@@ -1,5 +1,20 @@
 package sledagent.hypervisor.sim;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+import static org.awaitility.Awaitility.await;
+import static sledagent.api.propolis.PropolisInstanceState.Creating;
+import static sledagent.api.propolis.PropolisInstanceState.Destroyed;
+import static sledagent.api.propolis.PropolisInstanceState.Failed;
+import static sledagent.api.propolis.PropolisInstanceState.Rebooting;
+import static sledagent.api.propolis.PropolisInstanceState.Running;
+import static sledagent.api.propolis.PropolisInstanceState.Starting;
+import static sledagent.api.propolis.PropolisInstanceState.Stopped;
+import static sledagent.api.propolis.PropolisInstanceState.Stopping;
+import static sledagent.api.propolis.PropolisStateRequested.Reboot;
+import static sledagent.api.propolis.PropolisStateRequested.Run;
+import static sledagent.api.propolis.PropolisStateRequested.Stop;
+
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -20,24 +35,8 @@ import org.junit.jupiter.api.Test;
 import sledagent.api.Json;
 import sledagent.api.propolis.InstanceStateMonitorResponse;
 import sledagent.api.propolis.PropolisInstanceState;
-import sledagent.api.propolis.PropolisStateRequested;
 import sledagent.hypervisor.PropolisClient;
 import sledagent.hypervisor.PropolisHttpException;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
-import static org.awaitility.Awaitility.await;
-import static sledagent.api.propolis.PropolisInstanceState.Creating;
-import static sledagent.api.propolis.PropolisInstanceState.Destroyed;
-import static sledagent.api.propolis.PropolisInstanceState.Failed;
-import static sledagent.api.propolis.PropolisInstanceState.Rebooting;
-import static sledagent.api.propolis.PropolisInstanceState.Running;
-import static sledagent.api.propolis.PropolisInstanceState.Starting;
-import static sledagent.api.propolis.PropolisInstanceState.Stopped;
-import static sledagent.api.propolis.PropolisInstanceState.Stopping;
-import static sledagent.api.propolis.PropolisStateRequested.Reboot;
-import static sledagent.api.propolis.PropolisStateRequested.Run;
-import static sledagent.api.propolis.PropolisStateRequested.Stop;
 
 /** propolis-sim as a real, separate process, driven by {@link PropolisClient}. */
 class PropolisSimProcessTest

@@ -1,5 +1,23 @@
 package sledagent.hypervisor.sim;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static sledagent.api.propolis.PropolisInstanceState.Creating;
+import static sledagent.api.propolis.PropolisInstanceState.Destroyed;
+import static sledagent.api.propolis.PropolisInstanceState.Failed;
+import static sledagent.api.propolis.PropolisInstanceState.Migrating;
+import static sledagent.api.propolis.PropolisInstanceState.Running;
+import static sledagent.api.propolis.PropolisMigrationState.Device;
+import static sledagent.api.propolis.PropolisMigrationState.Error;
+import static sledagent.api.propolis.PropolisMigrationState.Finish;
+import static sledagent.api.propolis.PropolisMigrationState.Pause;
+import static sledagent.api.propolis.PropolisMigrationState.RamPull;
+import static sledagent.api.propolis.PropolisMigrationState.RamPush;
+import static sledagent.api.propolis.PropolisMigrationState.RamPushDirty;
+import static sledagent.api.propolis.PropolisMigrationState.Resume;
+import static sledagent.api.propolis.PropolisMigrationState.Sync;
+import static sledagent.api.propolis.PropolisStateRequested.Run;
+
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -25,24 +43,6 @@ import sledagent.api.propolis.PropolisInstanceState;
 import sledagent.api.propolis.PropolisMigrationState;
 import sledagent.hypervisor.PropolisClient;
 import sledagent.hypervisor.PropolisHttpException;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
-import static sledagent.api.propolis.PropolisInstanceState.Creating;
-import static sledagent.api.propolis.PropolisInstanceState.Destroyed;
-import static sledagent.api.propolis.PropolisInstanceState.Failed;
-import static sledagent.api.propolis.PropolisInstanceState.Migrating;
-import static sledagent.api.propolis.PropolisInstanceState.Running;
-import static sledagent.api.propolis.PropolisMigrationState.Device;
-import static sledagent.api.propolis.PropolisMigrationState.Error;
-import static sledagent.api.propolis.PropolisMigrationState.Finish;
-import static sledagent.api.propolis.PropolisMigrationState.Pause;
-import static sledagent.api.propolis.PropolisMigrationState.RamPull;
-import static sledagent.api.propolis.PropolisMigrationState.RamPush;
-import static sledagent.api.propolis.PropolisMigrationState.RamPushDirty;
-import static sledagent.api.propolis.PropolisMigrationState.Resume;
-import static sledagent.api.propolis.PropolisMigrationState.Sync;
-import static sledagent.api.propolis.PropolisStateRequested.Run;
 
 /**
  * Live migration between two propolis-sims as real processes on loopback, watched through each one's state monitor

@@ -1,19 +1,5 @@
 package sledagent.hypervisor.sim;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
-import org.junit.jupiter.api.Test;
-import sledagent.api.propolis.InstanceEnsureRequest;
-import sledagent.api.propolis.InstanceInitializationMethod;
-import sledagent.api.propolis.InstanceMigrationStatus;
-import sledagent.api.propolis.InstanceStateMonitorResponse;
-import sledagent.api.propolis.PropolisInstanceState;
-import sledagent.api.propolis.PropolisMigrationState;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static sledagent.api.propolis.PropolisInstanceState.Creating;
@@ -34,6 +20,20 @@ import static sledagent.api.propolis.PropolisMigrationState.Sync;
 import static sledagent.api.propolis.PropolisStateRequested.Reboot;
 import static sledagent.api.propolis.PropolisStateRequested.Run;
 import static sledagent.api.propolis.PropolisStateRequested.Stop;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
+import org.junit.jupiter.api.Test;
+import sledagent.api.propolis.InstanceEnsureRequest;
+import sledagent.api.propolis.InstanceInitializationMethod;
+import sledagent.api.propolis.InstanceMigrationStatus;
+import sledagent.api.propolis.InstanceStateMonitorResponse;
+import sledagent.api.propolis.PropolisInstanceState;
+import sledagent.api.propolis.PropolisMigrationState;
 
 /**
  * Live migration between two {@link SimVm}s wired by a {@link DirectLink}, on one virtual clock: every phase on both

@@ -1,5 +1,21 @@
 package sledagent.hypervisor.sim;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.awaitility.Awaitility.await;
+import static sledagent.api.propolis.PropolisInstanceState.Creating;
+import static sledagent.api.propolis.PropolisInstanceState.Destroyed;
+import static sledagent.api.propolis.PropolisInstanceState.Failed;
+import static sledagent.api.propolis.PropolisInstanceState.Migrating;
+import static sledagent.api.propolis.PropolisInstanceState.Rebooting;
+import static sledagent.api.propolis.PropolisInstanceState.Running;
+import static sledagent.api.propolis.PropolisInstanceState.Starting;
+import static sledagent.api.propolis.PropolisInstanceState.Stopped;
+import static sledagent.api.propolis.PropolisInstanceState.Stopping;
+import static sledagent.api.propolis.PropolisStateRequested.Reboot;
+import static sledagent.api.propolis.PropolisStateRequested.Run;
+import static sledagent.api.propolis.PropolisStateRequested.Stop;
+
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -22,22 +38,6 @@ import sledagent.api.propolis.InstanceStateMonitorResponse;
 import sledagent.api.propolis.PropolisInstanceState;
 import sledagent.api.propolis.PropolisMigrationState;
 import sledagent.api.propolis.PropolisStateRequested;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowableOfType;
-import static org.awaitility.Awaitility.await;
-import static sledagent.api.propolis.PropolisInstanceState.Creating;
-import static sledagent.api.propolis.PropolisInstanceState.Destroyed;
-import static sledagent.api.propolis.PropolisInstanceState.Failed;
-import static sledagent.api.propolis.PropolisInstanceState.Migrating;
-import static sledagent.api.propolis.PropolisInstanceState.Rebooting;
-import static sledagent.api.propolis.PropolisInstanceState.Running;
-import static sledagent.api.propolis.PropolisInstanceState.Starting;
-import static sledagent.api.propolis.PropolisInstanceState.Stopped;
-import static sledagent.api.propolis.PropolisInstanceState.Stopping;
-import static sledagent.api.propolis.PropolisStateRequested.Reboot;
-import static sledagent.api.propolis.PropolisStateRequested.Run;
-import static sledagent.api.propolis.PropolisStateRequested.Stop;
 
 /** The simulated VM's rules, stepped by hand: no threads, no clocks. */
 class SimVmTest

@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-
 import sledagent.zones.CommandRunner;
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;

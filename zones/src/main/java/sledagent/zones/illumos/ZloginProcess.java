@@ -1,7 +1,6 @@
 package sledagent.zones.illumos;
 
 import java.util.concurrent.CompletableFuture;
-
 import sledagent.zones.ZoneException;
 import sledagent.zones.ZoneProcess;
 

@@ -3,7 +3,6 @@ package sledagent.zones.illumos;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-
 import sledagent.zones.ZoneException;
 
 /**

@@ -6,6 +6,8 @@ import static sledagent.zones.linux.LinuxLibC.O_CLOEXEC;
 import static sledagent.zones.linux.LinuxLibC.O_RDONLY;
 import static sledagent.zones.linux.LinuxLibC.POLLPRI;
 
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,10 +15,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-
-import com.sun.jna.LastErrorException;
-import com.sun.jna.Memory;
-
 import sledagent.zones.ZoneException;
 
 /**

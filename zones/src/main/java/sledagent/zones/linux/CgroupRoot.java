@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneException;
 import sledagent.zones.ZoneNames;

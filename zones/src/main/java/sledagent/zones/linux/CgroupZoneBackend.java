@@ -6,6 +6,7 @@ import static sledagent.zones.linux.LinuxLibC.ENODATA;
 import static sledagent.zones.linux.LinuxLibC.ENOENT;
 import static sledagent.zones.linux.LinuxLibC.EOPNOTSUPP;
 
+import com.sun.jna.LastErrorException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -21,9 +22,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-
-import com.sun.jna.LastErrorException;
-
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneException;

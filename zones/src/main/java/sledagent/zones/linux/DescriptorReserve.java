@@ -71,7 +71,8 @@ final class DescriptorReserve implements AutoCloseable
         }
         catch (final IOException ex)
         {
-            LOG.warning(() -> "no spare descriptor for kills (" + ex.getMessage() + "); will try again at the next kill");
+            LOG.warning(() -> "no spare descriptor for kills (" + ex.getMessage()
+                + "); will try again at the next kill");
             return null;
         }
     }

@@ -6,13 +6,11 @@ import static sledagent.zones.linux.LinuxLibC.LOCK_NB;
 import static sledagent.zones.linux.LinuxLibC.O_CLOEXEC;
 import static sledagent.zones.linux.LinuxLibC.O_RDONLY;
 
+import com.sun.jna.LastErrorException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-
-import com.sun.jna.LastErrorException;
-
 import sledagent.zones.ZoneException;
 
 /**

@@ -5,10 +5,8 @@ import static sledagent.zones.linux.LinuxLibC.POLLIN;
 import static sledagent.zones.linux.LinuxLibC.SYS_PIDFD_OPEN;
 import static sledagent.zones.linux.LinuxLibC.SYS_PIDFD_SEND_SIGNAL;
 
-import java.util.concurrent.CompletableFuture;
-
 import com.sun.jna.LastErrorException;
-
+import java.util.concurrent.CompletableFuture;
 import sledagent.zones.ZoneException;
 import sledagent.zones.ZoneProcess;
 

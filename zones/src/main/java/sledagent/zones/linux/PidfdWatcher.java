@@ -12,13 +12,11 @@ import static sledagent.zones.linux.LinuxLibC.EPOLL_CTL_DEL;
 import static sledagent.zones.linux.LinuxLibC.EPOLL_DATA_OFFSET;
 import static sledagent.zones.linux.LinuxLibC.EPOLL_EVENT_SIZE;
 
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
 import java.lang.System.Logger.Level;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-
-import com.sun.jna.LastErrorException;
-import com.sun.jna.Memory;
-
 import sledagent.zones.ZoneException;
 
 /**

@@ -4,10 +4,8 @@ import static sledagent.zones.linux.LinuxLibC.ESRCH;
 import static sledagent.zones.linux.LinuxLibC.SYS_PIDFD_OPEN;
 import static sledagent.zones.linux.LinuxLibC.SYS_PIDFD_SEND_SIGNAL;
 
-import java.util.function.LongPredicate;
-
 import com.sun.jna.LastErrorException;
-
+import java.util.function.LongPredicate;
 import sledagent.zones.ZoneException;
 
 /**

@@ -1,7 +1,6 @@
 package sledagent.zones.pgroup;
 
 import java.util.List;
-
 import sledagent.zones.ZoneProcess;
 import sledagent.zones.linux.ProcStat;
 import sledagent.zones.linux.ProcessSignals;

@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-
 import sledagent.zones.CommandRunner;
 import sledagent.zones.ZoneException;
 

@@ -8,9 +8,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-
 import org.junit.jupiter.api.Test;
-
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneException;
@@ -64,8 +62,10 @@ class FakeZoneBackendTest
         final Zone zone = backend.create(Z);
         backend.failNext(FakeZoneBackend.Operation.DESTROY, Z, 2);
 
-        assertThatThrownBy(() -> backend.destroy(zone)).isInstanceOf(ZoneException.class).hasMessageContaining("1 more");
-        assertThatThrownBy(() -> backend.destroy(zone)).isInstanceOf(ZoneException.class).hasMessageContaining("0 more");
+        assertThatThrownBy(() -> backend.destroy(zone)).isInstanceOf(ZoneException.class)
+            .hasMessageContaining("1 more");
+        assertThatThrownBy(() -> backend.destroy(zone)).isInstanceOf(ZoneException.class)
+            .hasMessageContaining("0 more");
         backend.destroy(zone);
 
         assertThat(backend.list()).isEmpty();

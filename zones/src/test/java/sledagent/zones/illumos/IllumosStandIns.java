@@ -10,7 +10,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-
 import sledagent.zones.CommandRunner;
 import sledagent.zones.linux.ProcStat;
 import sledagent.zones.linux.ProcessSignals;

@@ -2,10 +2,8 @@ package sledagent.zones.illumos;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.time.Duration;
-
 import com.sun.jna.Platform;
-
+import java.time.Duration;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneBackendContract;
 

@@ -4,10 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import org.junit.jupiter.api.Test;
-
 import com.sun.jna.Platform;
-
+import org.junit.jupiter.api.Test;
 import sledagent.zones.ZoneException;
 
 class ProcStatTest

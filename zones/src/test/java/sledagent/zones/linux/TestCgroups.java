@@ -2,6 +2,7 @@ package sledagent.zones.linux;
 
 import static org.awaitility.Awaitility.await;
 
+import com.sun.jna.Platform;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,8 +17,6 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
-
-import com.sun.jna.Platform;
 
 /**
  * Test support written with plain file I/O, independent of the code under test: a unique zone root per test

@@ -3,7 +3,6 @@ package sledagent.zones.pgroup;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.jna.Platform;
-
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneBackendContract;
 
