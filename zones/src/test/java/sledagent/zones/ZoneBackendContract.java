@@ -61,6 +61,16 @@ public abstract class ZoneBackendContract
         return true;
     }
 
+    /**
+     * True if {@link ZoneBackend#adopt} takes hold again of a main process an earlier agent run spawned: cgroup and
+     * illumos, whose zones outlive the agent. False for pgroup and fake, whose zones live only in the backend
+     * object: a restarted agent cannot even open them (so recovery never asks), and {@code adopt} refuses.
+     */
+    protected boolean supportsAdoption()
+    {
+        return true;
+    }
+
     /** Puts something that is not one of our zones where {@link ZoneBackend#list()} looks, if the backend can. */
     protected void plantForeignZone(final String name) throws Exception
     {
@@ -315,6 +325,42 @@ public abstract class ZoneBackendContract
         assertThat(backend.open(zone.name())).isNull();
         assertThatThrownBy(() -> backend.spawn(zone, longRunning(), tmp.resolve("gone.log")))
             .isInstanceOf(ZoneException.class);
+    }
+
+    @Test
+    void shouldAdoptOnlyTheSameLiveMainProcessOfAZoneThatHoldsIt() throws Exception
+    {
+        final Zone zone = backend.create(zoneName("adopt"));
+        final Zone empty = backend.create(zoneName("empty"));
+        final ZoneProcess main = spawn(zone, longRunning());
+        if (!supportsAdoption())
+        {
+            assertThatThrownBy(() -> backend.adopt(zone, main.pid(), main.startTicks()))
+                .isInstanceOf(ZoneException.class);
+            return;
+        }
+        assertThat(main.startTicks()).as("an identity to adopt by").isPositive();
+
+        final ZoneProcess adopted = backend.adopt(zone, main.pid(), main.startTicks());
+
+        assertThat(adopted).isNotNull();
+        handles.add(adopted);
+        assertThat(adopted.pid()).isEqualTo(main.pid());
+        assertThat(adopted.startTicks()).isEqualTo(main.startTicks());
+        assertThat(adopted.isAlive()).isTrue();
+        assertThat(adopted.exited()).isNotDone();
+        assertThat(backend.adopt(zone, main.pid(), main.startTicks() + 1)).as("another start: a recycled pid").isNull();
+        assertThat(backend.adopt(zone, main.pid(), 0)).as("no start time recorded").isNull();
+        assertThat(backend.adopt(zone, 0, main.startTicks())).isNull();
+        assertThat(backend.adopt(empty, main.pid(), main.startTicks())).as("a zone that holds nothing").isNull();
+
+        backend.killAll(zone);
+
+        assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
+        adopted.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(adopted.isAlive()).isFalse();
+        assertThat(adopted.signal(SIGKILL)).isFalse();
+        assertThat(backend.adopt(zone, main.pid(), main.startTicks())).as("exited").isNull();
     }
 
     /** Spawns and remembers the handle for the tear-down. */
