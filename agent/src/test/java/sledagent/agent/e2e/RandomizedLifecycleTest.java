@@ -223,8 +223,18 @@ class RandomizedLifecycleTest
                 + fixture.agent.manager().table().actors().stream().map(VmmActor::toString).toList());
         }
         final long endedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
-        // Give a stray late publish every chance to arrive before checking that none did.
-        Thread.sleep(300);
+        // Every VMM is gone, so its terminal state is out: a stray late publish would arrive in this window.
+        final int publishedAtEnd = fixture.nexus.received().size();
+        try
+        {
+            await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+                .until(() -> fixture.nexus.received().size() == publishedAtEnd);
+        }
+        catch (final org.awaitility.core.ConditionTimeoutException ex)
+        {
+            violations.add("published after every VMM was gone: " + fixture.nexus.received()
+                .subList(publishedAtEnd, fixture.nexus.received().size()));
+        }
 
         // Phase 3: the invariants.
         for (final RandomizedVmm vmm : vmms)
