@@ -363,12 +363,36 @@ public abstract class ZoneBackendContract
         assertThat(backend.adopt(zone, main.pid(), main.startTicks())).as("exited").isNull();
     }
 
+    @Test
+    void shouldNotPassTheServiceManagersVariablesToAZonesProcess() throws Exception
+    {
+        assumeTrue(supportsRealProcesses(), "the backend's processes are simulated");
+        // zones/pom.xml runs the tests with systemd's variables set, as the agent has them under systemd.
+        assertThat(System.getenv()).containsKeys(VmmEnvironment.SERVICE_MANAGER_VARIABLES.toArray(new String[0]))
+            .containsEntry("SLED_AGENT_TEST_INHERITED", "yes");
+        final Zone zone = backend.create(zoneName("env"));
+
+        final ZoneProcess main = spawn(zone, List.of("env"));
+
+        main.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+        final List<String> printed = java.nio.file.Files.readAllLines(logOf(zone));
+        assertThat(printed).as("the rest of the environment is inherited").contains("SLED_AGENT_TEST_INHERITED=yes");
+        assertThat(printed).as("the service manager's channel is the agent's alone").noneMatch(line ->
+            VmmEnvironment.SERVICE_MANAGER_VARIABLES.stream().anyMatch(name -> line.startsWith(name + "=")));
+    }
+
     /** Spawns and remembers the handle for the tear-down. */
     protected final ZoneProcess spawn(final Zone zone, final List<String> argv)
     {
-        final ZoneProcess process = backend.spawn(zone, argv, tmp.resolve("logs").resolve(zone.name() + ".log"));
+        final ZoneProcess process = backend.spawn(zone, argv, logOf(zone));
         handles.add(process);
         return process;
+    }
+
+    /** Where {@link #spawn} sends a zone's output. */
+    protected final Path logOf(final Zone zone)
+    {
+        return tmp.resolve("logs").resolve(zone.name() + ".log");
     }
 
     protected static List<String> sh(final String script)
