@@ -60,6 +60,16 @@ public abstract class ZoneBackendContract
         return true;
     }
 
+    /**
+     * True if {@link ZoneBackend#adopt} takes hold again of a main process an earlier agent run spawned: cgroup and
+     * illumos, whose zones outlive the agent. False for pgroup and fake, whose zones live only in the backend
+     * object: a restarted agent cannot even open them (so recovery never asks), and {@code adopt} refuses.
+     */
+    protected boolean supportsAdoption()
+    {
+        return true;
+    }
+
     /** Puts something that is not one of our zones where {@link ZoneBackend#list()} looks, if the backend can. */
     protected void plantForeignZone(final String name) throws Exception
     {
@@ -376,12 +386,72 @@ public abstract class ZoneBackendContract
         second.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    @Test
+    void shouldAdoptOnlyTheSameLiveMainProcessOfAZoneThatHoldsIt() throws Exception
+    {
+        final Zone zone = backend.create(zoneName("adopt"));
+        final Zone empty = backend.create(zoneName("empty"));
+        final ZoneProcess main = spawn(zone, longRunning());
+        if (!supportsAdoption())
+        {
+            assertThatThrownBy(() -> backend.adopt(zone, main.pid(), main.startTicks()))
+                .isInstanceOf(ZoneException.class);
+            return;
+        }
+        assertThat(main.startTicks()).as("an identity to adopt by").isPositive();
+
+        final ZoneProcess adopted = backend.adopt(zone, main.pid(), main.startTicks());
+
+        assertThat(adopted).isNotNull();
+        handles.add(adopted);
+        assertThat(adopted.pid()).isEqualTo(main.pid());
+        assertThat(adopted.startTicks()).isEqualTo(main.startTicks());
+        assertThat(adopted.isAlive()).isTrue();
+        assertThat(adopted.exited()).isNotDone();
+        assertThat(backend.adopt(zone, main.pid(), main.startTicks() + 1)).as("another start: a recycled pid").isNull();
+        assertThat(backend.adopt(zone, main.pid(), 0)).as("no start time recorded").isNull();
+        assertThat(backend.adopt(zone, 0, main.startTicks())).isNull();
+        assertThat(backend.adopt(empty, main.pid(), main.startTicks())).as("a zone that holds nothing").isNull();
+
+        backend.killAll(zone);
+
+        assertThat(backend.awaitEmpty(zone, PROMPTLY)).isTrue();
+        adopted.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(adopted.isAlive()).isFalse();
+        assertThat(adopted.signal(SIGKILL)).isFalse();
+        assertThat(backend.adopt(zone, main.pid(), main.startTicks())).as("exited").isNull();
+    }
+
+    @Test
+    void shouldNotPassTheServiceManagersVariablesToAZonesProcess() throws Exception
+    {
+        assumeTrue(supportsRealProcesses(), "the backend's processes are simulated");
+        // zones/pom.xml runs the tests with systemd's variables set, as the agent has them under systemd.
+        assertThat(System.getenv()).containsKeys(VmmEnvironment.SERVICE_MANAGER_VARIABLES.toArray(new String[0]))
+            .containsEntry("SLED_AGENT_TEST_INHERITED", "yes");
+        final Zone zone = backend.create(zoneName("env"));
+
+        final ZoneProcess main = spawn(zone, List.of("env"));
+
+        main.exited().get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+        final List<String> printed = java.nio.file.Files.readAllLines(logOf(zone));
+        assertThat(printed).as("the rest of the environment is inherited").contains("SLED_AGENT_TEST_INHERITED=yes");
+        assertThat(printed).as("the service manager's channel is the agent's alone").noneMatch(line ->
+            VmmEnvironment.SERVICE_MANAGER_VARIABLES.stream().anyMatch(name -> line.startsWith(name + "=")));
+    }
+
     /** Spawns and remembers the handle for the tear-down. */
     protected final ZoneProcess spawn(final Zone zone, final List<String> argv)
     {
-        final ZoneProcess process = backend.spawn(zone, argv, tmp.resolve("logs").resolve(zone.name() + ".log"));
+        final ZoneProcess process = backend.spawn(zone, argv, logOf(zone));
         handles.add(process);
         return process;
+    }
+
+    /** Where {@link #spawn} sends a zone's output. */
+    protected final Path logOf(final Zone zone)
+    {
+        return tmp.resolve("logs").resolve(zone.name() + ".log");
     }
 
     protected static List<String> sh(final String script)

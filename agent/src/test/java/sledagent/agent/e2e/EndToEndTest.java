@@ -143,9 +143,9 @@ class EndToEndTest
         AgentFixture.assertGone(pids);
         assertThat(fixture.zoneDir(id)).doesNotExist();
         assertThat(fixture.client.state(id).status()).isEqualTo(404);
-        // Give a stray publish every chance to show up before checking that none did.
-        Thread.sleep(300);
-        assertThat(fixture.nexus.received(id)).hasSize(publishedBefore);
+        // A stray publish would show up within this window: none does.
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+            .untilAsserted(() -> assertThat(fixture.nexus.received(id)).hasSize(publishedBefore));
     }
 
     private void awaitPublished(final UUID id, final VmmState state)

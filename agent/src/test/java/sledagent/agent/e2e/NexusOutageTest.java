@@ -151,8 +151,10 @@ class NexusOutageTest
             }
             phase.set(2);
             final long outageMs = (System.nanoTime() - outageStartNs) / 1_000_000;
-            Thread.sleep(Math.max(STEADY_OUTAGE_MS, MIN_OUTAGE_MS - outageMs));
-            assertThat(nexus.received()).as("Nexus accepted nothing during the outage").isEmpty();
+            final long steadyMs = Math.max(STEADY_OUTAGE_MS, MIN_OUTAGE_MS - outageMs);
+            await().during(Duration.ofMillis(steadyMs)).atMost(Duration.ofMillis(steadyMs + 5_000))
+                .untilAsserted(() -> assertThat(nexus.received()).as("Nexus accepted nothing during the outage")
+                    .isEmpty());
             for (final UUID id : stopped)
             {
                 assertThat(fixture.client.state(id).status()).as("a VMM whose terminal state is not out yet stays")
@@ -179,28 +181,14 @@ class NexusOutageTest
                     .until(() -> fixture.client.state(id).status() == 404);
                 assertThat(fixture.zoneDir(id)).doesNotExist();
             }
-            // A moment for any late or repeated publish to show up before the order is checked.
-            Thread.sleep(300);
+            // A late or repeated publish would show up within this window: the order stays right throughout it.
+            await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5))
+                .untilAsserted(() -> assertAcceptedInOrder(nexus, ids));
         }
         finally
         {
             reading.set(false);
             readerThread.join(10_000);
-        }
-
-        for (final UUID id : ids)
-        {
-            final List<RecordingNexus.Received> received = nexus.received(id);
-            final List<String> seen = received.stream()
-                .map(r -> r.state().vmmState().gen() + ":" + r.state().vmmState().state().wireName()).toList();
-            for (int i = 1; i < received.size(); i++)
-            {
-                assertThat(received.get(i).state().vmmState().gen()).as("gens accepted for %s: %s", id, seen)
-                    .isGreaterThan(received.get(i - 1).state().vmmState().gen());
-            }
-            assertThat(received.stream().filter(r -> r.state().vmmState().state().isTerminal()).count())
-                .as("terminal states accepted for %s: %s", id, seen)
-                .isEqualTo(ids.indexOf(id) < VMMS / 2 ? 1 : 0);
         }
 
         assertThat(readerFailure.get()).as("state reader").isNull();
@@ -223,6 +211,25 @@ class NexusOutageTest
         assertThat(settled.length).as("state reads once the VMMs were up").isGreaterThan(100);
         assertThat(percentile(settled, 0.99)).as("p99 of state reads once the VMMs were up. %s", summary)
             .isLessThan(50_000_000L);
+    }
+
+    /** Gens accepted for each VMM rise strictly; exactly the stopped half (the first) has one terminal state. */
+    private static void assertAcceptedInOrder(final RecordingNexus nexus, final List<UUID> ids)
+    {
+        for (final UUID id : ids)
+        {
+            final List<RecordingNexus.Received> received = nexus.received(id);
+            final List<String> seen = received.stream()
+                .map(r -> r.state().vmmState().gen() + ":" + r.state().vmmState().state().wireName()).toList();
+            for (int i = 1; i < received.size(); i++)
+            {
+                assertThat(received.get(i).state().vmmState().gen()).as("gens accepted for %s: %s", id, seen)
+                    .isGreaterThan(received.get(i - 1).state().vmmState().gen());
+            }
+            assertThat(received.stream().filter(r -> r.state().vmmState().state().isTerminal()).count())
+                .as("terminal states accepted for %s: %s", id, seen)
+                .isEqualTo(ids.indexOf(id) < VMMS / 2 ? 1 : 0);
+        }
     }
 
     /** Sorted latencies (ns) of kind {@code kind} in phases {@code from} (inclusive) to {@code to} (exclusive). */

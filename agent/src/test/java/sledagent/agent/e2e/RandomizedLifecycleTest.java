@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.HashMap;
@@ -223,8 +224,24 @@ class RandomizedLifecycleTest
                 + fixture.agent.manager().table().actors().stream().map(VmmActor::toString).toList());
         }
         final long endedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs);
-        // Give a stray late publish every chance to arrive before checking that none did.
-        Thread.sleep(300);
+        // A stray late publish would break what Nexus received: it stays right throughout this window (a break is
+        // reported by the checks below).
+        try
+        {
+            await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() ->
+            {
+                final List<String> problems = new ArrayList<>();
+                for (final RandomizedVmm vmm : vmms)
+                {
+                    checkPublished(vmm, problems);
+                }
+                return problems.isEmpty();
+            });
+        }
+        catch (final org.awaitility.core.ConditionTimeoutException ex)
+        {
+            // The checks below name what is wrong.
+        }
 
         // Phase 3: the invariants.
         for (final RandomizedVmm vmm : vmms)
@@ -234,7 +251,7 @@ class RandomizedLifecycleTest
             {
                 violations.add(vmm.id + ": GET after the end answered " + gone.status() + " " + gone.answer().body());
             }
-            checkPublished(vmm);
+            checkPublished(vmm, violations);
         }
         summarize(randomMs, endedMs);
 
@@ -547,14 +564,14 @@ class RandomizedLifecycleTest
     // ---------------------------------------------------------------------------------------------------------
     // Phase 3: what Nexus received, and what is left.
 
-    private void checkPublished(final RandomizedVmm vmm)
+    private void checkPublished(final RandomizedVmm vmm, final Collection<String> sink)
     {
         final List<RecordingNexus.Received> received = fixture.nexus.received(vmm.id);
         final String states = received.stream()
             .map(r -> r.state().vmmState().state().wireName() + "@" + r.state().vmmState().gen()).toList().toString();
         if (!received.isEmpty() && received.get(0).state().vmmState().gen() != vmm.registeredGen + 1)
         {
-            violations.add(vmm + ": first published gen is not the registered gen + 1: " + states);
+            sink.add(vmm + ": first published gen is not the registered gen + 1: " + states);
         }
         int terminals = 0;
         for (int i = 0; i < received.size(); i++)
@@ -562,11 +579,11 @@ class RandomizedLifecycleTest
             final VmmState state = received.get(i).state().vmmState().state();
             if (i > 0 && received.get(i).state().vmmState().gen() <= received.get(i - 1).state().vmmState().gen())
             {
-                violations.add(vmm + ": published generations do not rise strictly: " + states);
+                sink.add(vmm + ": published generations do not rise strictly: " + states);
             }
             if (terminals > 0)
             {
-                violations.add(vmm + ": published " + state.wireName() + " after a terminal state: " + states);
+                sink.add(vmm + ": published " + state.wireName() + " after a terminal state: " + states);
             }
             if (state.isTerminal())
             {
@@ -575,11 +592,11 @@ class RandomizedLifecycleTest
         }
         if (terminals > 1)
         {
-            violations.add(vmm + ": " + terminals + " terminal states published: " + states);
+            sink.add(vmm + ": " + terminals + " terminal states published: " + states);
         }
         if (terminals == 0 && !vmm.deleteSent)
         {
-            violations.add(vmm + ": never deleted, force-terminated at the end, yet no terminal state published: "
+            sink.add(vmm + ": never deleted, force-terminated at the end, yet no terminal state published: "
                 + states);
         }
         final Instant deleted = vmm.deleteAnsweredAt.get();
@@ -590,7 +607,7 @@ class RandomizedLifecycleTest
             {
                 if (r.at().isAfter(limit))
                 {
-                    violations.add(vmm + ": " + r.state().vmmState().state().wireName() + "@"
+                    sink.add(vmm + ": " + r.state().vmmState().state().wireName() + "@"
                         + r.state().vmmState().gen() + " received " + Duration.between(deleted, r.at()).toMillis()
                         + " ms after its DELETE was answered (" + deleted + "): " + states);
                 }

@@ -1,12 +1,14 @@
 package sledagent.agent.service;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.sun.jna.Memory;
 import io.netty.util.HashedWheelTimer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -82,15 +84,40 @@ class SystemdNotifierTest
     }
 
     @Test
-    void shouldDoNothingWithoutNotifySocketAndIgnoreAWatchdogMeantForAnotherPid()
+    void shouldDoNothingWithoutNotifySocketAndNeverThrowForAMissingSocket()
     {
         final SystemdNotifier none = SystemdNotifier.fromEnvironment(Map.of());
         assertThat(none.enabled()).isFalse();
         none.send("READY=1");
-        final SystemdNotifier other = SystemdNotifier.fromEnvironment(Map.of("NOTIFY_SOCKET", "/nonexistent/sock",
-            "WATCHDOG_USEC", "1000", "WATCHDOG_PID", "1"));
+        final SystemdNotifier missing = SystemdNotifier.fromEnvironment(Map.of("NOTIFY_SOCKET", "/nonexistent/sock"));
         // A socket that is not there is logged, never thrown: systemd's absence must not stop the agent.
-        other.send("READY=1");
+        missing.send("READY=1");
+    }
+
+    @Test
+    void shouldIgnoreAWatchdogMeantForAnotherPid() throws Exception
+    {
+        final String socket = dir.resolve("notify.sock").toString();
+        bind(socket);
+        final HashedWheelTimer timer = new HashedWheelTimer(10, TimeUnit.MILLISECONDS);
+        // WATCHDOG_PID names another process (a parent that exec'd us, say): the pings are its job, not ours.
+        // A ping would be due every 50 ms, so a notifier that ignored the pid would send several within 300 ms.
+        try (SystemdNotifier notifier = SystemdNotifier.fromEnvironment(Map.of("NOTIFY_SOCKET", socket,
+            "WATCHDOG_USEC", "100000", "WATCHDOG_PID", Long.toString(ProcessHandle.current().pid() + 1))))
+        {
+            assertThat(notifier.enabled()).isTrue();
+            notifier.ready(timer);
+            assertThat(receive(2_000)).startsWith("READY=1");
+            await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+                .until(() -> poll() == null);
+        }
+        finally
+        {
+            // Close the receiving end first: a send into a full socket would block the timer thread, and stop().
+            UnixDatagram.LibC.INSTANCE.close(fd);
+            fd = -1;
+            timer.stop();
+        }
     }
 
     private void bind(final String socket)
@@ -100,21 +127,32 @@ class SystemdNotifierTest
         UnixDatagram.LibC.INSTANCE.bind(fd, address, UnixDatagram.addressLength(socket));
     }
 
-    private String receive(final long boundMs) throws InterruptedException
+    /** One datagram if one is waiting, else null. */
+    private String poll()
     {
         final byte[] buffer = new byte[4096];
+        try
+        {
+            final long length = UnixDatagram.LibC.INSTANCE.recv(fd, buffer, buffer.length, MSG_DONTWAIT);
+            return new String(buffer, 0, (int)length, StandardCharsets.UTF_8);
+        }
+        catch (final com.sun.jna.LastErrorException ex)
+        {
+            return null;
+        }
+    }
+
+    private String receive(final long boundMs) throws InterruptedException
+    {
         final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(boundMs);
         while (System.nanoTime() - deadlineNs < 0)
         {
-            try
+            final String message = poll();
+            if (message != null)
             {
-                final long length = UnixDatagram.LibC.INSTANCE.recv(fd, buffer, buffer.length, MSG_DONTWAIT);
-                return new String(buffer, 0, (int)length, StandardCharsets.UTF_8);
+                return message;
             }
-            catch (final com.sun.jna.LastErrorException ex)
-            {
-                Thread.sleep(2);
-            }
+            Thread.sleep(2);
         }
         throw new AssertionError("no datagram within " + boundMs + " ms");
     }

@@ -43,7 +43,7 @@ class VmmActorTest
         executor = new FakeExecutor();
         clock = new FakeClock(T0);
         driver = new FakeVmmDriver();
-        manager = new VmmManager(new NonBlockingVmmTable(), executor, driver, clock);
+        manager = new VmmManager(new ConcurrentVmmTable(), executor, driver, clock);
     }
 
     // ---------------------------------------------------------------- helpers

@@ -51,7 +51,7 @@ class VmmMigrationActorTest
         executor = new FakeExecutor();
         clock = new FakeClock(T0);
         driver = new FakeVmmDriver();
-        manager = new VmmManager(new NonBlockingVmmTable(), executor, driver, clock);
+        manager = new VmmManager(new ConcurrentVmmTable(), executor, driver, clock);
     }
 
     private SledVmmState register(final UUID migrationId)

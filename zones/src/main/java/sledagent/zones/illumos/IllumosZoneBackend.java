@@ -24,6 +24,8 @@ import sledagent.zones.ZoneProcess;
  * <ul>
  *   <li>create: {@code zonecfg -z Z "create -b; set zonepath=...; ..."} then {@code zoneadm -z Z install}
  *       (an {@code incomplete} zone is uninstalled first). The zone is left installed, not booted.</li>
+ *   <li>adopt (after an agent restart): the zone is {@code running} and the recorded {@code zlogin} pid is alive
+ *       with its recorded start time ({@link AdoptedZlogin}).</li>
  *   <li>spawn: {@code zoneadm -z Z boot} if the zone is not running, then {@code zlogin -S Z argv...} from the
  *       global zone; the {@code zlogin} process is the handle ({@link ZloginProcess}). Production omicron runs
  *       Propolis as the SMF service {@code svc:/system/illumos/propolis-server:default} and waits for
@@ -200,6 +202,36 @@ public final class IllumosZoneBackend implements ZoneBackend
         final List<String> command = new ArrayList<>(List.of("zlogin", "-S", name));
         command.addAll(argv);
         return new ZloginProcess(runner.start(command, ProcessBuilder.Redirect.appendTo(logFile.toFile())));
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>On illumos the handle is the {@code zlogin} that {@link #spawn} started, a process of the global zone: it
+     * is adopted when {@code zoneadm list -cip} shows the zone {@code running} and {@code pid} is alive with the
+     * start time {@link ZloginProcess#startTicks()} recorded (milliseconds since the epoch). A zone in any other
+     * state has no program left to adopt. What illumos cannot tell from the outside: which zone a {@code zlogin}
+     * serves (its arguments are truncated in {@code psinfo}), so a process is adopted only as the pid and start
+     * time the agent recorded for this zone. A record without a start time (0, an agent version that stored none)
+     * is refused: a recycled pid could not be told apart. Whether Propolis still answers is the agent's check.
+     * The adopted process is not this JVM's child: its exit is seen within 5 s ({@link AdoptedZlogin}).
+     *
+     * @throws ZoneException if the backend is closed, or {@code zoneadm list} fails.
+     */
+    @Override
+    public ZoneProcess adopt(final Zone zone, final long pid, final long startTicks)
+    {
+        final String name = ZoneNames.check(zone.name());
+        if (closed)
+        {
+            throw new ZoneException("adopt in " + name + ": backend is closed");
+        }
+        if (pid <= 0 || startTicks <= 0)
+        {
+            return null;
+        }
+        final boolean running = find(name).map(entry -> entry.state() == ZoneState.RUNNING).orElse(false);
+        return running ? AdoptedZlogin.of(pid, startTicks) : null;
     }
 
     /**

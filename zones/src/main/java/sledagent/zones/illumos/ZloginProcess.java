@@ -18,11 +18,13 @@ final class ZloginProcess implements ZoneProcess
     private static final int SIGTERM = 15;
 
     private final Process process;
+    private final long startMs;
     private final CompletableFuture<Void> exited;
 
     ZloginProcess(final Process process)
     {
         this.process = process;
+        this.startMs = startMs(process.toHandle());
         // Completed on the JDK's process reaper thread: stages chained without *Async run there, keep them cheap.
         this.exited = process.onExit().thenApply(ignored -> null);
     }
@@ -31,6 +33,23 @@ final class ZloginProcess implements ZoneProcess
     public long pid()
     {
         return process.pid();
+    }
+
+    /**
+     * When {@code zlogin} started, in milliseconds since the epoch (illumos {@code psinfo.pr_start}, through
+     * {@link ProcessHandle.Info#startInstant()}), 0 if unknown: illumos has no boot-relative ticks to give, and only
+     * this backend compares the value ({@link IllumosZoneBackend#adopt}).
+     */
+    @Override
+    public long startTicks()
+    {
+        return startMs;
+    }
+
+    /** A process's start in milliseconds since the epoch, or 0 if the platform cannot tell (or it is gone). */
+    static long startMs(final ProcessHandle handle)
+    {
+        return handle.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
     }
 
     /** A fresh copy each call, so one caller completing its future cannot fake an exit for the others. */

@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import sledagent.zones.VmmEnvironment;
 import sledagent.zones.ZoneException;
 
 /**
@@ -83,8 +84,7 @@ final class ZoneLauncher
             .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
             .redirectErrorStream(true);
         // The service manager's channel is the agent's alone: a VMM must not speak (or be taken) for it.
-        builder.environment().keySet().removeAll(java.util.List.of("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID",
-            "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"));
+        VmmEnvironment.strip(builder.environment());
         try
         {
             return builder.start();

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import sledagent.zones.CommandRunner;
+import sledagent.zones.VmmEnvironment;
 import sledagent.zones.ZoneException;
 
 /**
@@ -80,6 +81,8 @@ final class SessionLauncher
             .redirectInput(ProcessBuilder.Redirect.from(DEV_NULL))
             .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
             .redirectErrorStream(true);
+        // The service manager's channel is the agent's alone: a VMM must not speak (or be taken) for it.
+        VmmEnvironment.strip(builder.environment());
         try
         {
             return builder.start();

@@ -294,6 +294,81 @@ class IllumosZoneBackendTest
         assertThat(Optional.ofNullable(standIns.state("webserver"))).hasValue("running");
     }
 
+    @Test
+    void shouldAdoptTheZloginOfAnEarlierRunWhileItsZoneRunsAndSeeItsExit() throws Exception
+    {
+        givenZone("running");
+        // An earlier agent run: a zlogin this JVM did not start (a shell started it and stays to reap it).
+        final ProcessBuilder builder = new ProcessBuilder("/bin/sh", "-c",
+            "zlogin -S " + Z + " sleep 1000 & echo $!; wait").redirectError(ProcessBuilder.Redirect.DISCARD);
+        builder.environment().putAll(standIns.environment());
+        final Process earlier = builder.start();
+        long pid = -1;
+        try
+        {
+            pid = Long.parseLong(new java.io.BufferedReader(new java.io.InputStreamReader(earlier.getInputStream(),
+                java.nio.charset.StandardCharsets.US_ASCII)).readLine().strip());
+            final long zlogin = pid;
+            await().atMost(PROMPTLY).until(() -> TestProcesses.comm(zlogin).filter("sleep"::equals).isPresent());
+            assertThat(ProcessHandle.current().children().map(ProcessHandle::pid)).doesNotContain(pid);
+            final long startMs = ProcessHandle.of(pid).orElseThrow().info().startInstant().orElseThrow()
+                .toEpochMilli();
+            standIns.clearCalls();
+
+            final ZoneProcess adopted = backend.adopt(ZONE, pid, startMs);
+
+            assertThat(adopted).isNotNull();
+            assertThat(adopted.pid()).isEqualTo(pid);
+            assertThat(adopted.startTicks()).isEqualTo(startMs);
+            assertThat(adopted.isAlive()).isTrue();
+            assertThat(standIns.calls()).containsExactly(LIST);
+            assertThat(backend.adopt(ZONE, pid, startMs - 1)).as("another start: a recycled pid").isNull();
+
+            backend.killAll(ZONE);
+
+            // Not our child: the JDK looks every 0.3 s at first.
+            adopted.exited().get(10, TimeUnit.SECONDS);
+            assertThat(adopted.isAlive()).isFalse();
+            assertThat(earlier.waitFor(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+        }
+        finally
+        {
+            earlier.destroyForcibly();
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        }
+    }
+
+    @Test
+    void shouldAdoptNothingFromAZoneThatIsNotRunningAndNothingWithoutAStartTime() throws Exception
+    {
+        // A live process with its true start time: only the zone's state stands between it and adoption.
+        final Process sleeper = new ProcessBuilder("sleep", "1000").start();
+        try
+        {
+            final ProcessHandle alive = sleeper.toHandle();
+            final long startMs = alive.info().startInstant().orElseThrow().toEpochMilli();
+            for (final String state : List.of("installed", "ready", "shutting_down", "down", "configured"))
+            {
+                givenZone(state);
+
+                assertThat(backend.adopt(ZONE, alive.pid(), startMs)).as(state).isNull();
+
+                assertThat(standIns.calls()).as(state).containsExactly(LIST);
+            }
+            givenZone("running");
+            assertThat(backend.adopt(ZONE, alive.pid(), 0)).as("no start time recorded").isNull();
+            assertThat(backend.adopt(ZONE, -1, startMs)).isNull();
+            assertThat(standIns.calls()).as("refused before any command").isEmpty();
+            backend.close();
+            assertThatThrownBy(() -> backend.adopt(ZONE, alive.pid(), startMs)).isInstanceOf(ZoneException.class);
+        }
+        finally
+        {
+            sleeper.destroyForcibly();
+            sleeper.waitFor(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
     private void givenZone(final String state) throws Exception
     {
         standIns.addZone(Z, state);
