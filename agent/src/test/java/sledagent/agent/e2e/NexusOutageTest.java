@@ -170,7 +170,8 @@ class NexusOutageTest
                 await().atMost(WAIT).pollInterval(Duration.ofMillis(10))
                     .untilAsserted(() -> assertThat(newest(nexus, id))
                         .as("newest state of %s at Nexus", id)
-                        .isEqualTo(current.at("/vmm_state/state").asText() + "@" + current.at("/vmm_state/gen").asLong()));
+                        .isEqualTo(current.at("/vmm_state/state").asText() + "@" + current.at("/vmm_state/gen")
+                            .asLong()));
                 assertThat(current.at("/vmm_state/state").asText()).isEqualTo("running");
             }
             for (final UUID id : stopped)

@@ -641,7 +641,8 @@ class RandomizedLifecycleTest
         final Map<String, Long> slowest = new TreeMap<>();
         latencies.forEach(l -> slowest.merge(l.op(), l.ms(), Math::max));
         System.out.printf("RandomizedLifecycleTest: seed %d, %d VMM ids, %d requests, random phase %d ms, all gone at "
-                + "%d ms, %d pids seen, %d VMMs published running%n  requests: %s%n  start faults: %s%n  terminal published: %s%n"
+                + "%d ms, %d pids seen, %d VMMs published running%n  requests: %s%n  start faults: %s%n"
+                + "  terminal published: %s%n"
                 + "  slowest ms by op: %s%n  violations: %d%n",
             seed, vmms.size(), latencies.size(), randomMs, endedMs, processes.size(), ran, sortedCounts, byStartFault,
             endings, slowest, violations.size());

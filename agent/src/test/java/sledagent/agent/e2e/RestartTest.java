@@ -261,7 +261,8 @@ class RestartTest
         final Instant stopSentAt = Instant.now();
         final AgentHttpClient.Answer stop = first.client.putState(stopping, "stopped");
         assertThat(stop.status()).as(stop.body()).isEqualTo(200);
-        assertThat(AgentFixture.json(stop.body()).at("/updated_runtime/vmm_state/state").asText()).isEqualTo("stopping");
+        assertThat(AgentFixture.json(stop.body()).at("/updated_runtime/vmm_state/state").asText())
+            .isEqualTo("stopping");
         final long stoppingGen = AgentFixture.json(stop.body()).at("/updated_runtime/vmm_state/gen").asLong();
         first.kill9();
 

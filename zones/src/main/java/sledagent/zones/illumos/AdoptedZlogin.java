@@ -2,7 +2,6 @@ package sledagent.zones.illumos;
 
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-
 import sledagent.zones.ZoneException;
 import sledagent.zones.ZoneProcess;
 

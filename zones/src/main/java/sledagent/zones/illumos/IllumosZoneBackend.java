@@ -88,7 +88,10 @@ public final class IllumosZoneBackend implements ZoneBackend
             }
         }
 
-        /** {@code /zone}, brand {@code omicron1}, 60 s per command, 10 min install, 5 min stuck bound, 250 ms..5 s polls. */
+        /**
+         * {@code /zone}, brand {@code omicron1}, 60 s per command, 10 min install, 5 min stuck bound, 250 ms..5 s
+         * polls.
+         */
         public static Settings defaults()
         {
             return new Settings(Path.of("/zone"), "omicron1", List.of(), Duration.ofSeconds(60),

@@ -68,7 +68,9 @@ final class IllumosStandIns implements AutoCloseable
         n=$2; op=$3; z="$D/zones/$n"
         [ -d "$z" ] || { echo "zoneadm: $n: No such zone configured" >&2; exit 1; }
         if [ "$(cat "$z/hang" 2>/dev/null)" = "$op" ]; then sleep HANG; fi
-        if [ "$(cat "$z/fail" 2>/dev/null)" = "$op" ]; then echo "zoneadm: zone '$n': $op failed (scripted)" >&2; exit 1; fi
+        if [ "$(cat "$z/fail" 2>/dev/null)" = "$op" ]; then
+            echo "zoneadm: zone '$n': $op failed (scripted)" >&2; exit 1
+        fi
         s=$(cat "$z/state")
         bad() { echo "zoneadm: zone '$n': cannot $op a zone that is $s" >&2; exit 1; }
         case $op in
@@ -81,7 +83,8 @@ final class IllumosStandIns implements AutoCloseable
                 for p in $(cat "$z/pids" 2>/dev/null); do kill -9 -"$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
                 rm -f "$z/pids"
                 if [ -f "$z/stuck" ]; then
-                    echo shutting_down > "$z/state"; echo "zoneadm: zone '$n': unable to halt: a process is stuck" >&2; exit 1
+                    echo shutting_down > "$z/state"
+                    echo "zoneadm: zone '$n': unable to halt: a process is stuck" >&2; exit 1
                 fi
                 echo installed > "$z/state" ;;
             uninstall) case $s in installed|incomplete) echo configured > "$z/state" ;; *) bad ;; esac ;;
