@@ -371,7 +371,7 @@ public final class QemuCommandLine
         }
         if (bootIndex != null)
         {
-            deviceNode.put("bootindex", bootIndex);
+            deviceNode.put("bootindex", bootIndex + 1); // 0 is taken by -kernel's linuxboot ROM
         }
         args.addAll(List.of("-blockdev", fileNode.toString(), "-blockdev", rawNode.toString(),
             "-device", deviceNode.toString()));

@@ -102,9 +102,9 @@ class QemuCommandLineTest
             "{\"driver\":\"file\",\"node-name\":\"disk0-file\",\"filename\":\"" + image + "\",\"read-only\":true}",
             "{\"driver\":\"raw\",\"node-name\":\"disk0\",\"file\":\"disk0-file\",\"read-only\":true}",
             "{\"driver\":\"virtio-blk-pci\",\"id\":\"disk0-dev\",\"drive\":\"disk0\",\"bus\":\"pci.0\","
-                + "\"addr\":\"0x10.0x0\",\"logical_block_size\":4096,\"physical_block_size\":4096,\"bootindex\":1}",
+                + "\"addr\":\"0x10.0x0\",\"logical_block_size\":4096,\"physical_block_size\":4096,\"bootindex\":2}",
             "{\"driver\":\"nvme\",\"id\":\"disk1-dev\",\"drive\":\"disk1\",\"bus\":\"pci.0\",\"addr\":\"0x11.0x0\","
-                + "\"logical_block_size\":4096,\"physical_block_size\":4096,\"serial\":\"data-1\",\"bootindex\":0}",
+                + "\"logical_block_size\":4096,\"physical_block_size\":4096,\"serial\":\"data-1\",\"bootindex\":1}",
             "pvpanic",
             "type=1,manufacturer=Oxide,, Inc.,product=OxVM,serial=abc,version=3");
         assertThat(joined).contains("\"read-only\":false");
