@@ -42,6 +42,8 @@ final class TestQemu implements AutoCloseable
     final SerialConsole com1;
     final List<QmpEvent> events = new CopyOnWriteArrayList<>();
     final AtomicInteger eofs = new AtomicInteger();
+    /** {@link System#nanoTime()} of the last EOF. */
+    volatile long eofNs;
     final QemuCommandLine line;
 
     private TestQemu(final QemuCommandLine line, final Path runDir) throws Exception
@@ -65,8 +67,8 @@ final class TestQemu implements AutoCloseable
             console = com1Socket == null ? null
                 : SerialConsole.start(com1Socket, "test-com1", new SerialRing(), null, 10_000);
             client = line.qmpSocket() == null
-                ? QmpClient.overStdio(process, "test", events::add, eofs::incrementAndGet, 10_000)
-                : QmpClient.connect(line.qmpSocket(), "test", events::add, eofs::incrementAndGet, 10_000);
+                ? QmpClient.overStdio(process, "test", events::add, this::eof, 10_000)
+                : QmpClient.connect(line.qmpSocket(), "test", events::add, this::eof, 10_000);
         }
         catch (final Exception e)
         {
@@ -75,6 +77,12 @@ final class TestQemu implements AutoCloseable
         }
         this.qmp = client;
         this.com1 = console;
+    }
+
+    private void eof()
+    {
+        eofNs = System.nanoTime();
+        eofs.incrementAndGet();
     }
 
     /** Starts QEMU for {@code spec} with the tiny guest, QMP on stdio (or on {@code runDir/qmp.sock}). */
