@@ -224,7 +224,7 @@ public final class QmpClient implements AutoCloseable
         final CompletableFuture<JsonNode> result = new CompletableFuture<>();
         if (finished.get())
         {
-            result.completeExceptionally(new QmpException.Closed(command + ": " + closedReason));
+            result.completeExceptionally(new QmpException.Closed(command + ": " + reasonClosed()));
             return result;
         }
         final String id = Long.toString(nextId.incrementAndGet());
@@ -262,7 +262,7 @@ public final class QmpClient implements AutoCloseable
         // The connection may have ended between the check above and the put: fail what finish() missed.
         if (finished.get() && pending.remove(id, call))
         {
-            result.completeExceptionally(new QmpException.Closed(command + ": " + closedReason));
+            result.completeExceptionally(new QmpException.Closed(command + ": " + reasonClosed()));
         }
         return result;
     }
@@ -461,6 +461,12 @@ public final class QmpClient implements AutoCloseable
         sendQueue.clear();
         writer.interrupt();
         return true;
+    }
+
+    private String reasonClosed()
+    {
+        final String reason = closedReason;
+        return reason == null ? "QMP connection closed" : reason;
     }
 
     private static Instant timestamp(final JsonNode timestamp)
