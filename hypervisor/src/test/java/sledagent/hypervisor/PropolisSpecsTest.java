@@ -15,7 +15,8 @@ class PropolisSpecsTest
             {"board":{"cpus":2,"memory_mb":1024,"chipset":{"type":"i440_fx","value":{"enable_pcie":false}}},
              "components":{
                "disk0":{"type":"nvme_disk","component":{"backend_id":"disk0-be","has_write_cache":false,
-                 "pci_path":{"bus":0,"device":16,"function":0},"serial_number":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]}},
+                 "pci_path":{"bus":0,"device":16,"function":0},
+                 "serial_number":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]}},
                "com1":{"type":"serial_port","component":{"num":"com1"}}}}
             """);
         final ObjectNode v5 = PropolisSpecs.toV5(v48);

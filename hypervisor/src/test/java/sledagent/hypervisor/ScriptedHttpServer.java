@@ -145,7 +145,8 @@ final class ScriptedHttpServer implements AutoCloseable
             for (String line = readLine(in); !line.isEmpty(); line = readLine(in))
             {
                 final int colon = line.indexOf(':');
-                headers.put(line.substring(0, colon).strip().toLowerCase(Locale.ROOT), line.substring(colon + 1).strip());
+                headers.put(line.substring(0, colon).strip().toLowerCase(Locale.ROOT), line.substring(colon + 1)
+                    .strip());
             }
             final int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
             final String requestBody = new String(in.readNBytes(length), StandardCharsets.UTF_8);

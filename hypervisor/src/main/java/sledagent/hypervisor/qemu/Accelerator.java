@@ -36,7 +36,8 @@ public final class Accelerator
                 case "auto" -> AUTO;
                 case "kvm" -> KVM;
                 case "tcg" -> TCG;
-                default -> throw new IllegalArgumentException("accelerator must be auto, kvm or tcg, not '" + text + "'");
+                default -> throw new IllegalArgumentException("accelerator must be auto, kvm or tcg, not '" + text
+                    + "'");
             };
         }
     }

@@ -317,7 +317,8 @@ public final class QemuCommandLine
         if (!"file_storage_backend".equals(backendType))
         {
             throw new UnsupportedComponentException(backendId, backendType,
-                "disk '" + key + "' needs a file_storage_backend; " + backendType + " is not supported by propolis-qemu");
+                "disk '" + key + "' needs a file_storage_backend; " + backendType
+                    + " is not supported by propolis-qemu");
         }
         final JsonNode backend = backendComponent.get("component");
         final String file = text(backend, "path", backendId);

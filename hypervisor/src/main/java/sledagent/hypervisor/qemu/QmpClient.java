@@ -475,7 +475,8 @@ public final class QmpClient implements AutoCloseable
         {
             return Instant.now();
         }
-        return Instant.ofEpochSecond(timestamp.path("seconds").asLong(), timestamp.path("microseconds").asLong() * 1000);
+        return Instant.ofEpochSecond(timestamp.path("seconds").asLong(), timestamp.path("microseconds")
+            .asLong() * 1000);
     }
 
     private static QmpException asQmpException(final Throwable cause)

@@ -2,7 +2,9 @@ package sledagent.hypervisor.sim;
 
 import java.util.Locale;
 
-/** The faults {@code PUT /mock/fault} can inject, by their JSON spelling. One at a time; setting one replaces the last. */
+/**
+ * The faults {@code PUT /mock/fault} can inject, by their JSON spelling. One at a time; setting one replaces the last.
+ */
 enum SimFault
 {
     /** No fault: behave like a healthy Propolis. */

@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import sledagent.api.Json;
 import sledagent.api.propolis.PropolisMigrationState;
+import sledagent.hypervisor.server.ServerThreads;
 
 /**
  * A migration target's calls on its source over plain HTTP/1.1 ({@link SimMigration}). Every call is bounded: a
@@ -94,7 +95,7 @@ final class SimMigrationClient implements SimMigration.Link
     {
         if (http == null)
         {
-            final ExecutorService executor = Executors.newFixedThreadPool(1, SimThreads.daemons("propolis-sim-mig"));
+            final ExecutorService executor = Executors.newFixedThreadPool(1, ServerThreads.daemons("propolis-sim-mig"));
             http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(CONNECT_TIMEOUT)

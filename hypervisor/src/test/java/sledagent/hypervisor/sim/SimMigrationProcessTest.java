@@ -357,7 +357,8 @@ class SimMigrationProcessTest
         }
         else
         {
-            request.header("content-type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
+            request.header("content-type", "application/json").method(method,
+                HttpRequest.BodyPublishers.ofString(body));
         }
         return raw.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }

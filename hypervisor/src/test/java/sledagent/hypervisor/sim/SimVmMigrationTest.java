@@ -34,6 +34,7 @@ import sledagent.api.propolis.InstanceMigrationStatus;
 import sledagent.api.propolis.InstanceStateMonitorResponse;
 import sledagent.api.propolis.PropolisInstanceState;
 import sledagent.api.propolis.PropolisMigrationState;
+import sledagent.hypervisor.server.PropolisRefusal;
 
 /**
  * Live migration between two {@link SimVm}s wired by a {@link DirectLink}, on one virtual clock: every phase on both
@@ -166,7 +167,8 @@ class SimVmMigrationTest
         assertRefused(() -> source.migrateOutPoll(SECOND, Sync), 404, "NoSuchMigration");
         clock.advance(200);
         assertThat(first.latest().state()).isEqualTo(Running);
-        assertThat(source.latest().migration().migrationOut()).isEqualTo(new InstanceMigrationStatus(MIGRATION, Finish));
+        assertThat(source.latest().migration().migrationOut()).isEqualTo(new InstanceMigrationStatus(MIGRATION,
+            Finish));
     }
 
     @Test
@@ -366,7 +368,7 @@ class SimVmMigrationTest
 
     private static void assertForbidden(final ThrowingCallable call, final String reason)
     {
-        final SimRefusal refusal = catchThrowableOfType(SimRefusal.class, call);
+        final PropolisRefusal refusal = catchThrowableOfType(PropolisRefusal.class, call);
         assertThat(refusal).isNotNull();
         assertThat(refusal.statusCode()).isEqualTo(403);
         assertThat(refusal.errorCode()).isEqualTo("instance state change not allowed: " + reason);
@@ -374,7 +376,7 @@ class SimVmMigrationTest
 
     private static void assertRefused(final ThrowingCallable call, final int status, final String errorCode)
     {
-        final SimRefusal refusal = catchThrowableOfType(SimRefusal.class, call);
+        final PropolisRefusal refusal = catchThrowableOfType(PropolisRefusal.class, call);
         assertThat(refusal).isNotNull();
         assertThat(refusal.statusCode()).isEqualTo(status);
         assertThat(refusal.errorCode()).isEqualTo(errorCode);

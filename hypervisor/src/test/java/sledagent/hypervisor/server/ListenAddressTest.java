@@ -1,4 +1,4 @@
-package sledagent.hypervisor.sim;
+package sledagent.hypervisor.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
