@@ -14,9 +14,10 @@ import org.jctools.queues.MpscChunkedArrayQueue;
  * <li>request lane (run, stop, reboot): a full lane is answered with 503 at once, never waited on.</li>
  * </ol>
  * Each lane is made on its first offer: an idle VMM has none (JCTools queues are padded against false sharing,
- * about 2.5 KB for the three; with 100,000 registered VMMs that was 190 MB of heap, perf/RESULTS.md). JMH
- * ({@code MailboxBenchmark}): JCTools offer+poll 6.5 ns against 20.6 ns for the JDK's queues; creating the lanes
- * lazily costs one CAS per lane per VMM, once.
+ * about 2.5 KB for the three; with 100,000 registered VMMs that was 190 MB of heap, perf/RESULTS.md). JCTools was
+ * chosen over the JDK's queues by an earlier JMH run (offer+poll 6.5 against 20.6 ns); {@code MailboxBenchmark} now
+ * measures this class itself (about 8 ns offer+poll, perf/RESULTS.md). Creating the lanes lazily costs one CAS per
+ * lane per VMM, once.
  */
 final class Mailbox<M>
 {
