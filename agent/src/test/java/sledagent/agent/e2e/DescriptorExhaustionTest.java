@@ -22,7 +22,6 @@ import org.junit.jupiter.api.Test;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.api.VmmState;
-import sledagent.zones.linux.CgroupRoot;
 
 /**
  * Issue 10: the agent (a separate process) runs out of descriptors: its RLIMIT_NOFILE is lowered to just above what
@@ -35,47 +34,27 @@ class DescriptorExhaustionTest
 {
     private static final Duration WAIT = Duration.ofSeconds(30);
 
-    private Path zoneRoot;
-    private Path work;
-    private RecordingNexus nexus;
+    private ProcessAgents rig;
     private AgentProcess agent;
 
     @BeforeEach
     void setUp() throws Exception
     {
-        zoneRoot = CgroupRoot.agentCgroupDir().resolve("sledtest-" + UUID.randomUUID());
-        work = Files.createTempDirectory("sled-emfile-test");
-        nexus = new RecordingNexus();
+        rig = new ProcessAgents("emfile-test");
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        try
-        {
-            if (agent != null)
-            {
-                agent.close();
-            }
-        }
-        finally
-        {
-            try
-            {
-                nexus.close();
-            }
-            finally
-            {
-                AgentFixture.removeZones(zoneRoot);
-                deleteTree(work);
-            }
-        }
+        rig.close();
     }
 
     @Test
     void shouldKillAndNameTheCauseWhenTheAgentHasNoDescriptorLeft() throws Exception
     {
-        agent = AgentProcess.start(nexus.url(), work.resolve("state"), zoneRoot, "60s", work.resolve("agent.log"));
+        agent = rig.start("60s");
+        final RecordingNexus nexus = rig.nexus();
+        final Path zoneRoot = rig.zoneRoot();
         final UUID id = UUID.randomUUID();
         assertThat(agent.client.register(id, ExampleBodies.ensureBody(UUID.randomUUID(), AgentFixture.freeAddr(), 1))
             .status()).isEqualTo(200);
@@ -223,16 +202,5 @@ class DescriptorExhaustionTest
             read += n;
         }
         return answer.append('\n').append(body, 0, read).toString();
-    }
-
-    private static void deleteTree(final Path root) throws IOException
-    {
-        try (java.util.stream.Stream<Path> paths = Files.walk(root))
-        {
-            for (final Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList())
-            {
-                Files.deleteIfExists(path);
-            }
-        }
     }
 }

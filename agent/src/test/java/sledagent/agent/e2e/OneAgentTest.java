@@ -7,22 +7,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.UUID;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
-import sledagent.agent.demo.RecordingNexus;
 import sledagent.agent.persist.AgentId;
 import sledagent.api.VmmState;
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneProcess;
-import sledagent.zones.linux.CgroupRoot;
 import sledagent.zones.linux.CgroupZoneBackend;
 
 /**
@@ -35,72 +30,48 @@ class OneAgentTest
     private static final Duration WAIT = Duration.ofSeconds(40);
     private static final Duration EXIT_WITHIN = Duration.ofSeconds(30);
 
-    private Path work;
-    private Path base;
-    private RecordingNexus nexus;
-    private final List<AgentProcess> agents = new ArrayList<>();
+    private ProcessAgents rig;
 
     @BeforeEach
     void setUp() throws Exception
     {
-        work = Files.createTempDirectory("sled-one-agent");
-        base = CgroupRoot.agentCgroupDir().resolve("sledtest-" + UUID.randomUUID());
-        nexus = new RecordingNexus();
+        rig = new ProcessAgents("one-agent");
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        try
-        {
-            for (final AgentProcess agent : agents)
-            {
-                agent.close();
-            }
-        }
-        finally
-        {
-            try
-            {
-                nexus.close();
-            }
-            finally
-            {
-                AgentFixture.removeZones(base.resolve("a"));
-                AgentFixture.removeZones(base.resolve("b"));
-                Files.deleteIfExists(base);
-                deleteTree(work);
-            }
-        }
+        rig.close();
     }
 
     @Test
     void shouldRefuseSecondAgentOnTheSameStateDirAndLeaveTheFirstOnesVmmAlone() throws Exception
     {
-        final Path stateDir = work.resolve("state");
-        final AgentProcess first = start(stateDir, base.resolve("a"), "first.log");
+        final Path stateDir = rig.work().resolve("state");
+        final AgentProcess first = start(stateDir, rig.zoneRoot("a"), "first.log");
         final UUID id = runVmm(first);
-        final List<Long> pids = AgentProcess.zonePids(base.resolve("a"), id);
+        final List<Long> pids = AgentProcess.zonePids(rig.zoneRoot("a"), id);
 
-        final Path log = work.resolve("second.log");
-        final int status = AgentProcess.runToExit(nexus.url(), stateDir, base.resolve("b"), log, EXIT_WITHIN);
+        final Path log = rig.work().resolve("second.log");
+        final int status = AgentProcess.runToExit(rig.nexus().url(), stateDir, rig.zoneRoot("b"), log, EXIT_WITHIN);
 
         final String output = Files.readString(log, StandardCharsets.UTF_8);
         assertThat(status).as("second agent's exit status; log:\n%s", output).isEqualTo(2);
         assertThat(output).contains("pid " + first.pid()).contains(stateDir.toString());
-        assertUntouched(first, base.resolve("a"), id, pids);
+        assertUntouched(first, rig.zoneRoot("a"), id, pids);
     }
 
     @Test
     void shouldRefuseSecondAgentOnTheSameZoneRootAndLeaveTheFirstOnesVmmAlone() throws Exception
     {
-        final Path zoneRoot = base.resolve("a");
-        final AgentProcess first = start(work.resolve("state-1"), zoneRoot, "first.log");
+        final Path zoneRoot = rig.zoneRoot("a");
+        final AgentProcess first = start(rig.work().resolve("state-1"), zoneRoot, "first.log");
         final UUID id = runVmm(first);
         final List<Long> pids = AgentProcess.zonePids(zoneRoot, id);
 
-        final Path log = work.resolve("second.log");
-        final int status = AgentProcess.runToExit(nexus.url(), work.resolve("state-2"), zoneRoot, log, EXIT_WITHIN);
+        final Path log = rig.work().resolve("second.log");
+        final int status = AgentProcess.runToExit(rig.nexus().url(), rig.work().resolve("state-2"), zoneRoot, log,
+            EXIT_WITHIN);
 
         final String output = Files.readString(log, StandardCharsets.UTF_8);
         assertThat(status).as("second agent's exit status; log:\n%s", output).isEqualTo(2);
@@ -111,8 +82,8 @@ class OneAgentTest
     @Test
     void shouldSweepUnmarkedAndOwnStrayZonesButNeverAnotherAgentsZone() throws Exception
     {
-        final Path zoneRoot = base.resolve("a");
-        final Path stateDir = Files.createDirectories(work.resolve("state"));
+        final Path zoneRoot = rig.zoneRoot("a");
+        final Path stateDir = Files.createDirectories(rig.work().resolve("state"));
         Files.writeString(stateDir.resolve(AgentId.FILE), "our-agent\n", StandardCharsets.US_ASCII);
         final String foreignName = "oxz_propolis-server_" + UUID.randomUUID();
         final String unmarkedName = "oxz_propolis-server_" + UUID.randomUUID();
@@ -124,9 +95,11 @@ class OneAgentTest
             final Zone unmarked = setup.create(unmarkedName);
             final Zone own = setup.create(ownName);
             setup.markOwner(own, "our-agent");
-            try (ZoneProcess foreignProcess = setup.spawn(foreign, List.of("sleep", "1000"), work.resolve("f.log"));
-                 ZoneProcess unmarkedProcess = setup.spawn(unmarked, List.of("sleep", "1000"), work.resolve("u.log"));
-                 ZoneProcess ownProcess = setup.spawn(own, List.of("sleep", "1000"), work.resolve("o.log")))
+            try (ZoneProcess foreignProcess = setup.spawn(foreign, List.of("sleep", "1000"), rig.work()
+                .resolve("f.log"));
+                 ZoneProcess unmarkedProcess = setup.spawn(unmarked, List.of("sleep", "1000"), rig.work()
+                     .resolve("u.log"));
+                 ZoneProcess ownProcess = setup.spawn(own, List.of("sleep", "1000"), rig.work().resolve("o.log")))
             {
                 final AgentProcess agent = start(stateDir, zoneRoot, "agent.log", "--sweep-interval", "200ms");
 
@@ -148,10 +121,7 @@ class OneAgentTest
     private AgentProcess start(final Path stateDir, final Path zoneRoot, final String logName, final String... extra)
         throws Exception
     {
-        final AgentProcess agent = AgentProcess.start(nexus.url(), stateDir, zoneRoot, "60s", work.resolve(logName),
-            extra);
-        agents.add(agent);
-        return agent;
+        return rig.start(stateDir, zoneRoot, "60s", logName, extra);
     }
 
     private UUID runVmm(final AgentProcess agent) throws Exception
@@ -163,7 +133,8 @@ class OneAgentTest
         final AgentHttpClient.Answer run = agent.client.putState(id, "running");
         assertThat(run.status()).as(run.body()).isEqualTo(200);
         await().atMost(WAIT).pollInterval(Duration.ofMillis(10)).failFast("the agent exited", () -> !agent.isAlive())
-            .until(() -> nexus.received(id).stream().anyMatch(r -> r.state().vmmState().state() == VmmState.RUNNING));
+            .until(() -> rig.nexus().received(id).stream().anyMatch(r -> r.state().vmmState()
+                .state() == VmmState.RUNNING));
         return id;
     }
 
@@ -180,22 +151,7 @@ class OneAgentTest
         }
         final AgentHttpClient.Answer state = first.client.state(id);
         assertThat(AgentFixture.json(state.body()).at("/vmm_state/state").asText()).isEqualTo("running");
-        assertThat(nexus.received(id)).as("Nexus heard only the first agent's states")
+        assertThat(rig.nexus().received(id)).as("Nexus heard only the first agent's states")
             .allSatisfy(r -> assertThat(r.state().vmmState().state()).isIn(VmmState.STARTING, VmmState.RUNNING));
-    }
-
-    private static void deleteTree(final Path root) throws Exception
-    {
-        if (root == null || !Files.exists(root))
-        {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(root))
-        {
-            for (final Path path : paths.sorted(Comparator.reverseOrder()).toList())
-            {
-                Files.deleteIfExists(path);
-            }
-        }
     }
 }

@@ -9,9 +9,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.UUID;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -19,7 +17,6 @@ import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.api.VmmState;
-import sledagent.zones.linux.CgroupRoot;
 
 /**
  * Issue 10 item 6, VMM logs: the agent (a separate process, checking every 200 ms) rotates a running VMM's log
@@ -32,53 +29,25 @@ class VmmLogCleanupTest
     private static final Duration WAIT = Duration.ofSeconds(40);
     private static final int MAX_BYTES = 64 * 1024;
 
-    private Path work;
-    private Path zoneRoot;
-    private RecordingNexus nexus;
-    private AgentProcess agent;
+    private ProcessAgents rig;
 
     @BeforeEach
     void setUp() throws Exception
     {
-        work = Files.createTempDirectory("sled-vmm-logs");
-        zoneRoot = CgroupRoot.agentCgroupDir().resolve("sledtest-" + UUID.randomUUID());
-        nexus = new RecordingNexus();
+        rig = new ProcessAgents("vmm-logs");
     }
 
     @AfterEach
     void tearDown() throws Exception
     {
-        try
-        {
-            if (agent != null)
-            {
-                agent.close();
-            }
-        }
-        finally
-        {
-            try
-            {
-                nexus.close();
-            }
-            finally
-            {
-                AgentFixture.removeZones(zoneRoot);
-                try (Stream<Path> paths = Files.walk(work))
-                {
-                    for (final Path path : paths.sorted(Comparator.reverseOrder()).toList())
-                    {
-                        Files.deleteIfExists(path);
-                    }
-                }
-            }
-        }
+        rig.close();
     }
 
     @Test
     void shouldRotateRunningVmmsLogAndRemoveGoneVmmsLogsAfterRetention() throws Exception
     {
-        final Path stateDir = work.resolve("state");
+        final Path stateDir = rig.work().resolve("state");
+        final RecordingNexus nexus = rig.nexus();
         final Path logs = Files.createDirectories(stateDir.resolve("logs"));
         final Path longGone = logs.resolve("oxz_propolis-server_" + UUID.randomUUID() + ".log");
         Files.writeString(longGone, "an earlier VMM\n");
@@ -87,7 +56,7 @@ class VmmLogCleanupTest
         Files.writeString(notALog, "operator's notes\n");
         Files.setLastModifiedTime(notALog, FileTime.from(Instant.now().minus(Duration.ofHours(1))));
 
-        agent = AgentProcess.start(nexus.url(), stateDir, zoneRoot, "60s", work.resolve("agent.log"),
+        final AgentProcess agent = rig.start(stateDir, rig.zoneRoot(), "60s", "agent.log",
             "--sweep-interval", "200ms", "--vmm-log-retention", "2s", "--vmm-log-max-size", "64KiB");
         final UUID id = UUID.randomUUID();
         final AgentHttpClient.Answer registered = agent.client.register(id,
