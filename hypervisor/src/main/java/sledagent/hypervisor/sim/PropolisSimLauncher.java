@@ -52,16 +52,26 @@ public final class PropolisSimLauncher
      */
     public static List<String> command(final String listenAddr, final long stepMs)
     {
+        final List<String> command = new ArrayList<>(javaCommand(MAIN_CLASS));
+        command.add("--listen");
+        command.add(listenAddr);
+        command.add("--step-ms");
+        command.add(Long.toString(stepMs));
+        return List.copyOf(command);
+    }
+
+    /**
+     * @param mainClass the class to run
+     * @return this JVM's {@code java}, the small-footprint flags, this JVM's class path and {@code mainClass}
+     */
+    public static List<String> javaCommand(final String mainClass)
+    {
         final List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(JVM_FLAGS);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
-        command.add(MAIN_CLASS);
-        command.add("--listen");
-        command.add(listenAddr);
-        command.add("--step-ms");
-        command.add(Long.toString(stepMs));
+        command.add(mainClass);
         return List.copyOf(command);
     }
 }

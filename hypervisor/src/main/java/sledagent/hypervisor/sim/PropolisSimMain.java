@@ -6,6 +6,9 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import sledagent.hypervisor.server.ListenAddress;
+import sledagent.hypervisor.server.PropolisHttpHandler;
+import sledagent.hypervisor.server.ServerThreads;
 
 /**
  * propolis-sim: a standalone process that speaks the Propolis server API v5.0.0 for one simulated VM, with fault
@@ -72,14 +75,16 @@ public final class PropolisSimMain
     private static InetSocketAddress serve(final SimOptions options) throws IOException
     {
         final ScheduledThreadPoolExecutor stepper =
-            new ScheduledThreadPoolExecutor(1, SimThreads.daemons("propolis-sim-step"));
+            new ScheduledThreadPoolExecutor(1, ServerThreads.daemons("propolis-sim-step"));
         final SimVm vm = new SimVm((delayMs, task) -> stepper.schedule(task, delayMs, TimeUnit.MILLISECONDS),
             options.stepMs(), options.migrateStepMs(), options.rundownMs(), new SimMigrationClient());
-        final SimHttpHandler handler = new SimHttpHandler(vm, () -> Runtime.getRuntime().halt(1));
-        handler.fault(options.fault());
+        final SimRoutes routes = new SimRoutes(vm, () -> Runtime.getRuntime().halt(1));
+        final PropolisHttpHandler handler = new PropolisHttpHandler(vm.core(), "propolis-sim", routes);
+        routes.attach(handler);
+        routes.fault(options.fault());
         final HttpServer server = HttpServer.create(options.listen(), BACKLOG);
         server.createContext("/", handler);
-        server.setExecutor(SimThreads.growingPool("propolis-sim-http", MAX_HTTP_THREADS, HTTP_THREAD_KEEPALIVE_S));
+        server.setExecutor(ServerThreads.growingPool("propolis-sim-http", MAX_HTTP_THREADS, HTTP_THREAD_KEEPALIVE_S));
         server.start();
         return server.getAddress();
     }

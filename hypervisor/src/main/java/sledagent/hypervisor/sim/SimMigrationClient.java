@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import sledagent.api.Json;
+import sledagent.hypervisor.server.ServerThreads;
 import sledagent.api.propolis.PropolisMigrationState;
 
 /**
@@ -94,7 +95,7 @@ final class SimMigrationClient implements SimMigration.Link
     {
         if (http == null)
         {
-            final ExecutorService executor = Executors.newFixedThreadPool(1, SimThreads.daemons("propolis-sim-mig"));
+            final ExecutorService executor = Executors.newFixedThreadPool(1, ServerThreads.daemons("propolis-sim-mig"));
             http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(CONNECT_TIMEOUT)

@@ -1,6 +1,7 @@
 package sledagent.hypervisor.sim;
 
 import java.net.InetSocketAddress;
+import sledagent.hypervisor.server.ListenAddress;
 
 /**
  * propolis-sim's command line: {@code --listen HOST:PORT} (required; {@code [v6]:PORT} too; port 0 picks a free

@@ -10,6 +10,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.UnaryOperator;
 import sledagent.api.propolis.PropolisMigrationState;
+import sledagent.hypervisor.server.PropolisRefusal;
 
 /**
  * {@link SimMigration.Link} straight to other {@link SimVm}s of the same test, by a made-up address: a refusal of the
@@ -75,7 +76,7 @@ final class DirectLink implements SimMigration.Link
         {
             answer = call.on(source);
         }
-        catch (final SimRefusal refusal)
+        catch (final PropolisRefusal refusal)
         {
             return CompletableFuture.failedFuture(new SimMigration.Refused(refusal.statusCode() + " "
                 + refusal.errorCode() + ": " + refusal.getMessage()));
@@ -100,6 +101,6 @@ final class DirectLink implements SimMigration.Link
     @FunctionalInterface
     private interface SourceCall
     {
-        CompletableFuture<SimMigration.Report> on(SimVm source) throws SimRefusal;
+        CompletableFuture<SimMigration.Report> on(SimVm source) throws PropolisRefusal;
     }
 }

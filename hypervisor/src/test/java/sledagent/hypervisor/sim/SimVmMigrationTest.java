@@ -13,6 +13,7 @@ import sledagent.api.propolis.InstanceMigrationStatus;
 import sledagent.api.propolis.InstanceStateMonitorResponse;
 import sledagent.api.propolis.PropolisInstanceState;
 import sledagent.api.propolis.PropolisMigrationState;
+import sledagent.hypervisor.server.PropolisRefusal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
@@ -366,7 +367,7 @@ class SimVmMigrationTest
 
     private static void assertForbidden(final ThrowingCallable call, final String reason)
     {
-        final SimRefusal refusal = catchThrowableOfType(SimRefusal.class, call);
+        final PropolisRefusal refusal = catchThrowableOfType(PropolisRefusal.class, call);
         assertThat(refusal).isNotNull();
         assertThat(refusal.statusCode()).isEqualTo(403);
         assertThat(refusal.errorCode()).isEqualTo("instance state change not allowed: " + reason);
@@ -374,7 +375,7 @@ class SimVmMigrationTest
 
     private static void assertRefused(final ThrowingCallable call, final int status, final String errorCode)
     {
-        final SimRefusal refusal = catchThrowableOfType(SimRefusal.class, call);
+        final PropolisRefusal refusal = catchThrowableOfType(PropolisRefusal.class, call);
         assertThat(refusal).isNotNull();
         assertThat(refusal.statusCode()).isEqualTo(status);
         assertThat(refusal.errorCode()).isEqualTo(errorCode);

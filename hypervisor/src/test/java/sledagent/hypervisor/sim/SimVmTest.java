@@ -22,6 +22,7 @@ import sledagent.api.propolis.InstanceStateMonitorResponse;
 import sledagent.api.propolis.PropolisInstanceState;
 import sledagent.api.propolis.PropolisMigrationState;
 import sledagent.api.propolis.PropolisStateRequested;
+import sledagent.hypervisor.server.PropolisRefusal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
@@ -265,9 +266,9 @@ class SimVmTest
 
         final Throwable failure = catchThrowableOfType(java.util.concurrent.ExecutionException.class,
             () -> poll.get(5, TimeUnit.SECONDS)).getCause();
-        assertThat(failure).isInstanceOf(SimRefusal.class);
-        assertThat(((SimRefusal) failure).statusCode()).isEqualTo(410);
-        assertThat(((SimRefusal) failure).errorCode()).isEqualTo("NoInstance");
+        assertThat(failure).isInstanceOf(PropolisRefusal.class);
+        assertThat(((PropolisRefusal) failure).statusCode()).isEqualTo(410);
+        assertThat(((PropolisRefusal) failure).errorCode()).isEqualTo("NoInstance");
         assertRefused(() -> vm.awaitGeneration(7), 410, "NoInstance");
     }
 
@@ -355,7 +356,7 @@ class SimVmTest
     private void assertForbidden(final PropolisStateRequested requested, final String reason)
     {
         final long genBefore = vm.latest().gen();
-        final SimRefusal refusal = catchThrowableOfType(SimRefusal.class, () -> vm.request(requested));
+        final PropolisRefusal refusal = catchThrowableOfType(PropolisRefusal.class, () -> vm.request(requested));
         assertThat(refusal).as("%s should be refused", requested).isNotNull();
         assertThat(refusal.statusCode()).isEqualTo(403);
         assertThat(refusal.errorCode()).isEqualTo("instance state change not allowed: " + reason);
@@ -365,7 +366,7 @@ class SimVmTest
 
     private static void assertRefused(final ThrowingCallable call, final int status, final String errorCode)
     {
-        final SimRefusal refusal = catchThrowableOfType(SimRefusal.class, call);
+        final PropolisRefusal refusal = catchThrowableOfType(PropolisRefusal.class, call);
         assertThat(refusal).isNotNull();
         assertThat(refusal.statusCode()).isEqualTo(status);
         assertThat(refusal.errorCode()).isEqualTo(errorCode);

@@ -1,4 +1,4 @@
-package sledagent.hypervisor.sim;
+package sledagent.hypervisor.server;
 
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedTransferQueue;
@@ -7,10 +7,10 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The sim's threads: named daemons, and an HTTP pool that grows for long polls and shrinks when idle. */
-final class SimThreads
+/** A Propolis server's threads: named daemons, and an HTTP pool that grows for long polls and shrinks when idle. */
+public final class ServerThreads
 {
-    private SimThreads()
+    private ServerThreads()
     {
     }
 
@@ -25,7 +25,7 @@ final class SimThreads
      * @param keepAliveS idle time after which a thread ends
      * @return the pool
      */
-    static ExecutorService growingPool(final String name, final int maxThreads, final long keepAliveS)
+    public static ExecutorService growingPool(final String name, final int maxThreads, final long keepAliveS)
     {
         final LinkedTransferQueue<Runnable> queue = new LinkedTransferQueue<>()
         {
@@ -45,7 +45,7 @@ final class SimThreads
      * @param name thread name prefix
      * @return a factory of daemon threads named {@code name-N}
      */
-    static ThreadFactory daemons(final String name)
+    public static ThreadFactory daemons(final String name)
     {
         final AtomicInteger count = new AtomicInteger();
         return runnable ->

@@ -1,10 +1,10 @@
-package sledagent.hypervisor.sim;
+package sledagent.hypervisor.server;
 
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 
 /** {@code HOST:PORT} or {@code [v6]:PORT}, the form Propolis and omicron use for a socket address. */
-final class ListenAddress
+public final class ListenAddress
 {
     private ListenAddress()
     {
@@ -15,7 +15,7 @@ final class ListenAddress
      * @return the resolved socket address
      * @throws IllegalArgumentException if it is not of that form or the host does not resolve
      */
-    static InetSocketAddress parse(final String text)
+    public static InetSocketAddress parse(final String text)
     {
         final String host;
         final String port;
@@ -53,7 +53,7 @@ final class ListenAddress
     }
 
     /** The address as {@code ip:port}, or {@code [v6]:port}. */
-    static String format(final InetSocketAddress address)
+    public static String format(final InetSocketAddress address)
     {
         final String ip = address.getAddress().getHostAddress();
         return address.getAddress() instanceof Inet6Address

@@ -1,4 +1,4 @@
-package sledagent.hypervisor.sim;
+package sledagent.hypervisor.server;
 
 import java.net.InetSocketAddress;
 import org.junit.jupiter.api.Test;
