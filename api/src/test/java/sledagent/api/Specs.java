@@ -35,7 +35,7 @@ import java.util.stream.Stream;
  * files and patched in memory in three documented places (see {@link #inlineNullableRefs}, {@link #rewritePatterns},
  * {@link #overlappingOneOfToAnyOf}) where the validator would otherwise reject valid bodies.
  */
-final class Specs
+public final class Specs
 {
     static final String SLED_AGENT_FILE = "sled-agent-48.0.0-808ec1.json";
     static final String NEXUS_INTERNAL_FILE = "nexus-internal-1.0.0-6d8ade.json";
@@ -50,24 +50,24 @@ final class Specs
     }
 
     /** One spec, its validator and the {@code api-version} its clients send. */
-    record Api(String file, String version, OpenApiInteractionValidator validator)
+    public record Api(String file, String version, OpenApiInteractionValidator validator)
     {
-        ValidationReport request(final Request.Method method, final String path, final Object body)
+        public ValidationReport request(final Request.Method method, final String path, final Object body)
         {
             return validator.validateRequest(request(method, path, body == null ? null : json(body)).build());
         }
 
-        ValidationReport requestRaw(final Request.Method method, final String path, final String rawBody)
+        public ValidationReport requestRaw(final Request.Method method, final String path, final String rawBody)
         {
             return validator.validateRequest(request(method, path, rawBody).build());
         }
 
-        ValidationReport response(final Request.Method method, final String path, final int status, final Object body)
+        public ValidationReport response(final Request.Method method, final String path, final int status, final Object body)
         {
             return responseRaw(method, path, status, body == null ? null : json(body));
         }
 
-        ValidationReport responseRaw(final Request.Method method, final String path, final int status,
+        public ValidationReport responseRaw(final Request.Method method, final String path, final int status,
             final String rawBody)
         {
             final SimpleResponse.Builder response = SimpleResponse.Builder.status(status);
@@ -101,7 +101,7 @@ final class Specs
         return Holder.NEXUS_INTERNAL;
     }
 
-    static Api propolis()
+    public static Api propolis()
     {
         return Holder.PROPOLIS;
     }
@@ -120,7 +120,7 @@ final class Specs
     }
 
     /** Fails with the validator's messages unless the report is clean (no error, no warning). */
-    static void assertValid(final ValidationReport report)
+    public static void assertValid(final ValidationReport report)
     {
         assertThat(report.getMessages())
             .as(() -> "validator messages:\n" + SimpleValidationReportFormat.getInstance().apply(report))

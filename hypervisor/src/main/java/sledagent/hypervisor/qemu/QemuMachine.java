@@ -289,6 +289,10 @@ final class QemuMachine implements Machine
         locked(() ->
         {
             final PropolisInstanceState state = ctx.latest().state();
+            if (!event.name().equals("RESUME") && !event.name().equals("STOP"))
+            {
+                ctx.log("QMP event " + event.name() + " " + event.data() + " in " + state);
+            }
             switch (event.name())
             {
                 case "RESUME" ->
