@@ -31,7 +31,7 @@ public final class Demo
     }
 
     /** Runs the demo; returns the process exit status. */
-    public static int run(final PrintStream out, final long stopGraceMs) throws Exception
+    public static int run(final PrintStream out, final long stopGraceMs, final boolean sim) throws Exception
     {
         final Path stateDir = Files.createTempDirectory("sled-agent-demo");
         // A zone root of the demo's own, so it never meets another agent's zones.
