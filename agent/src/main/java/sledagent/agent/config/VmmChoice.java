@@ -206,7 +206,12 @@ public record VmmChoice(Kind kind, Path qemu, String accel, BootSource boot, Lis
     }
 
     /** The executable {@code program} names (a bare name: the first on the PATH), or null. */
-    static Path executable(final Path program)
+    public static Path which(final Path program)
+    {
+        return executable(program);
+    }
+
+    private static Path executable(final Path program)
     {
         if (program.getParent() != null || program.isAbsolute())
         {
