@@ -306,7 +306,8 @@ public final class Demo
         final String propolisAddr = "127.0.0.1:" + freePort();
         try (RecordingNexus nexus = new RecordingNexus();
              SledAgent agent = SledAgent.launch(new AgentConfig(new InetSocketAddress("127.0.0.1", 0),
-                 List.of(nexus.url()), stateDir, stopGraceMs, zoneRoot, UUID.randomUUID(), AgentConfig.DEFAULT_START_TIMEOUT_MS)))
+                 List.of(nexus.url()), stateDir, stopGraceMs, zoneRoot, UUID.randomUUID(),
+                 AgentConfig.DEFAULT_START_TIMEOUT_MS)))
         {
             final URI agentUrl = URI.create("http://127.0.0.1:" + agent.server().address().getPort());
             final AgentHttpClient client = new AgentHttpClient(agentUrl, Duration.ofSeconds(10));
