@@ -63,6 +63,7 @@ Architecture: all
 Maintainer: ${DEB_MAINTAINER:-sled-agent developers <root@localhost>}
 Installed-Size: $(du -sk --apparent-size "$stage" | cut -f1)
 Depends: default-jre-headless (>= 2:1.17) | java17-runtime-headless, util-linux
+Recommends: qemu-system-x86, ovmf
 Section: admin
 Priority: optional
 Description: per-host daemon that runs Propolis VMMs in zones

@@ -101,6 +101,10 @@ else
     depends=$(field Depends)
     [ "$depends" = "default-jre-headless (>= 2:1.17) | java17-runtime-headless, util-linux" ] \
         && pass "deb: Depends: $depends" || fail "deb: Depends is '$depends'"
+    # The packaged config runs real VMs (vmm = "qemu", bootrom OVMF): QEMU and OVMF are recommended, not required
+    # (serve refuses to start without them, naming what is missing).
+    [ "$(field Recommends)" = "qemu-system-x86, ovmf" ] \
+        && pass "deb: Recommends: qemu-system-x86, ovmf" || fail "deb: Recommends is '$(field Recommends)'"
     dpkg-deb -e "$deb" "$tmp/control"
     printf '/etc/sled-agent/config.toml\n/etc/default/sled-agent\n' | cmp -s - "$tmp/control/conffiles" \
         && pass "deb: conffiles are /etc/sled-agent/config.toml and /etc/default/sled-agent" \

@@ -54,9 +54,22 @@ public final class Main
                    --nexus-tls-ca FILE    PEM CA(s) trusted for https:// Nexus URLs (default: the JDK's)
                    --nexus-tls-cert FILE  client certificate presented to Nexus (PEM chain)
                    --nexus-tls-key FILE   its private key (PKCS#8 PEM, as --tls-key)
+                   --vmm qemu|sim|command the VMM run in each zone (default qemu; serve exits 2 when QEMU or
+                                          the boot source is missing: it never falls back to sim)
+                   --qemu PATH            QEMU executable (default qemu-system-x86_64 on the PATH)
+                   --accel auto|kvm|tcg   QEMU accelerator (default auto: kvm where /dev/kvm opens and the CPU
+                                          has vmx/svm, else tcg)
+                   --bootrom FILE         guest firmware, e.g. /usr/share/ovmf/OVMF.fd (boots the spec's disks)
+                   --guest-kernel FILE    or boot a kernel directly (bzImage or PVH vmlinux), with
+                   --guest-initrd FILE    its initramfs and
+                   --guest-append TEXT    its command line
+                   --vmm-command 'ARGV'   vmm command: an external Propolis server, words split on spaces,
+                                          {listen} replaced by the VMM's HOST:PORT
           config check FILE  read and validate a config file, print the settings
-          demo     start the agent with a recording Nexus, run and stop one VMM, print what Nexus received
+          demo     start the agent with a recording Nexus, run real guests under QEMU (the simulator where
+                   QEMU or the guest cannot be had, said so), print their serial lines and what Nexus received
                    --stop-grace DURATION  (default 10s)
+                   --sim                  run the simulator even where QEMU can be had
                    --verbose              show the agent's log
           vmm      list | get ID | stop ID | terminate ID | watch: operate a running agent (vmm --help)
 
@@ -105,7 +118,7 @@ public final class Main
         {
             return usage(err, ex.getMessage());
         }
-        catch (final AlreadyRunningException ex)
+        catch (final AlreadyRunningException | StartRefused ex)
         {
             err.println("sled-agent: " + ex.getMessage());
             return 2;
@@ -122,6 +135,15 @@ public final class Main
     {
         final ServeSettings settings = serveSettings(args);
         final AgentConfig config = validated(settings);
+        try
+        {
+            // Only serve looks for the files: config check judges a config on a machine without QEMU.
+            config.vmm().checkRunnable();
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new StartRefused(ex.getMessage());
+        }
         Logging.configure(Level.INFO, settings.logFormat());
         return Daemon.run(config);
     }
@@ -161,6 +183,15 @@ public final class Main
                     case "--read-timeout" -> settings.readTimeout(value(args, ++i, flag), flag);
                     case "--vmm-log-retention" -> settings.vmmLogRetention(value(args, ++i, flag), flag);
                     case "--vmm-log-max-size" -> settings.vmmLogMaxSize(value(args, ++i, flag), flag);
+                    case "--vmm" -> settings.vmm(value(args, ++i, flag), flag);
+                    case "--qemu" -> settings.qemu(value(args, ++i, flag), flag);
+                    case "--accel" -> settings.accel(value(args, ++i, flag), flag);
+                    case "--bootrom" -> settings.bootrom(value(args, ++i, flag), flag);
+                    case "--guest-kernel" -> settings.guestKernel(value(args, ++i, flag), flag);
+                    case "--guest-initrd" -> settings.guestInitrd(value(args, ++i, flag), flag);
+                    case "--guest-append" -> settings.guestAppend(value(args, ++i, flag), flag);
+                    case "--vmm-command" -> settings.vmmCommand(
+                        List.of(value(args, ++i, flag).strip().split("\\s+")), flag);
                     default ->
                     {
                         final ServeSettings.TlsKey tls = ServeSettings.TlsKey.ofFlag(flag);
@@ -240,6 +271,7 @@ public final class Main
         out.println("  read_timeout    " + config.httpLimits().readTimeoutMs() + " ms");
         out.println("  vmm_log_retention " + config.vmmLogRetentionMs() + " ms");
         out.println("  vmm_log_max_size  " + config.vmmLogMaxBytes() + " bytes");
+        out.println("  vmm             " + config.vmm().describe());
         out.println("  api             " + (!config.apiTls().any() ? "HTTP"
             : config.apiTls().ca() == null ? "HTTPS" : "HTTPS, client certificate signed by " + config.apiTls().ca()));
         if (config.nexusTls().any())
@@ -259,6 +291,7 @@ public final class Main
     {
         long stopGraceMs = 10_000;
         boolean verbose = false;
+        boolean sim = false;
         for (int i = 0; i < args.size(); i++)
         {
             final String flag = args.get(i);
@@ -267,11 +300,12 @@ public final class Main
                 case "--help", "-h" -> throw new HelpRequested();
                 case "--stop-grace" -> stopGraceMs = duration(value(args, ++i, flag), flag);
                 case "--verbose" -> verbose = true;
+                case "--sim" -> sim = true;
                 default -> throw new UsageException("unknown option '" + flag + "' for demo");
             }
         }
         Logging.configure(verbose ? Level.INFO : Level.WARNING);
-        return Demo.run(out, stopGraceMs);
+        return Demo.run(out, stopGraceMs, sim);
     }
 
     private static String value(final List<String> args, final int index, final String flag)
@@ -311,6 +345,15 @@ public final class Main
         HelpRequested()
         {
             super(null, null, false, false);
+        }
+    }
+
+    /** A configuration that cannot run on this machine (e.g. no QEMU): exit 2 with the reason, no usage. */
+    private static final class StartRefused extends RuntimeException
+    {
+        StartRefused(final String message)
+        {
+            super(message);
         }
     }
 

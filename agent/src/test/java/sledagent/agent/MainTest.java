@@ -45,6 +45,22 @@ class MainTest
         assertThat(run("serve", "--listen")).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("--listen needs a value");
         assertThat(run("serve", "--sled-id", "nope")).isEqualTo(2);
+        assertThat(run("serve", "--vmm", "xen")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("expected qemu, sim or command");
+    }
+
+    @Test
+    void shouldRefuseToServeQemuWithoutQemuOrBootSourceNeverFallingBackToTheSim()
+    {
+        final String before = err.toString(StandardCharsets.UTF_8);
+        assertThat(run("serve", "--vmm", "qemu", "--qemu", "/nonexistent/qemu-system-x86_64", "--bootrom",
+            "/nonexistent/OVMF.fd", "--state-dir", "/dev/null/state")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8).substring(before.length()))
+            .contains("/nonexistent/qemu-system-x86_64").contains("not an executable file")
+            .doesNotContain("usage:");
+        // The default VMM is qemu; with no boot source serve refuses too (QEMU given as an executable file).
+        assertThat(run("serve", "--qemu", "/bin/sh", "--state-dir", "/dev/null/state")).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("no boot source");
     }
 
     @Test

@@ -69,6 +69,17 @@ final class PerfAgent
     /** Starts an agent on a fresh zone root; {@code startTimeoutMs} bounds each VMM's start. */
     static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs) throws Exception
     {
+        return start(cleanup, startTimeoutMs, (runDir) -> PropolisSimLauncher::command);
+    }
+
+    /**
+     * Starts an agent on a fresh zone root running the VMM {@code vmm} makes from a directory for its sockets (under
+     * the state directory, removed with it): propolis-sim, or propolis-qemu booting a real guest.
+     */
+    static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs,
+        final java.util.function.Function<Path, java.util.function.Function<String, List<String>>> vmm)
+        throws Exception
+    {
         final Path zoneRoot = PerfZones.uniqueRoot("");
         final Path stateDir = Files.createTempDirectory("sledperf-state");
         cleanup.push("remove state dir " + stateDir, () -> PerfZones.deleteTree(stateDir));
@@ -85,7 +96,7 @@ final class PerfAgent
         final SledAgent agent = SledAgent.launch(new AgentContext()
             .config(new AgentConfig(new InetSocketAddress("127.0.0.1", 0), List.of(nexus.url()), stateDir,
                 AgentConfig.DEFAULT_STOP_GRACE_MS, zoneRoot, UUID.randomUUID(), startTimeoutMs))
-            .vmmCommand(PropolisSimLauncher::command)
+            .vmmCommand(vmm.apply(stateDir.resolve("vmm-run")))
             .zones(timedZones)
             .store(timedStore));
         cleanup.push("close agent", agent::close);

@@ -12,6 +12,9 @@ import java.util.List;
  *   force-terminate  --vmms N (20)     force-terminate N running sims one at a time; raw cgroup kill floor
  *   crash-detect     --vmms N (20)     SIGKILL N sims' JVMs one at a time; time to failed (Nexus, GET /state)
  *   deadlines        --pending N (10000)  lateness of N pending 1-3 s timeouts: HashedWheelTimer vs STPE(1)
+ *   guest            --vmm sim|qemu (sim) --vmms N   N VMMs each, one at a time: register -> running (-> the guest's
+ *                    marker), stop -> destroyed, force-terminate -> zone gone -> Nexus ack, crash (SIGKILL of QEMU,
+ *                    or of the sim's JVM) -> failed; RSS of the Propolis server's JVM and of QEMU
  *
  *   --out DIR (perf/target/results)  .hgrm per metric, samples CSV, captured agent log
  *   --warmup K (0)       extra VMMs stopped first and not recorded
@@ -43,10 +46,12 @@ public final class StopLatency
         long statePollUs = 500;
         long seed = 42;
         boolean probeLastLook;
+        /** guest: sim or qemu. */
+        String vmm = "sim";
         Path out = Path.of("perf/target/results");
     }
 
-    private static final List<String> SCENARIOS = List.of("force-terminate", "crash-detect", "deadlines");
+    private static final List<String> SCENARIOS = List.of("force-terminate", "crash-detect", "deadlines", "guest");
 
     private StopLatency()
     {
@@ -65,7 +70,7 @@ public final class StopLatency
             System.err.println("usage: java -cp perf/target/benchmarks.jar sledagent.perf.StopLatency "
                 + String.join("|", SCENARIOS) + " [--vmms N] [--pending N] [--out DIR] [--warmup K] [--batch B]"
                 + " [--start-timeout-ms MS] [--settle-ms MS] [--pause-ms MS] [--state-poll-us US] [--seed S]"
-                + " [--probe-last-look]");
+                + " [--probe-last-look] [--vmm sim|qemu]");
             System.exit(2);
             return;
         }
@@ -80,6 +85,7 @@ public final class StopLatency
             {
                 case "force-terminate" -> ForceTerminateScenario.run(options, cleanup, logs);
                 case "crash-detect" -> CrashDetectScenario.run(options, cleanup, logs);
+                case "guest" -> GuestScenario.run(options, cleanup);
                 default -> DeadlineScenario.run(options);
             }
         }
@@ -126,6 +132,14 @@ public final class StopLatency
                 case "--state-poll-us" -> options.statePollUs = nonNegative(flag, value);
                 case "--seed" -> options.seed = Long.parseLong(value);
                 case "--out" -> options.out = Path.of(value);
+                case "--vmm" ->
+                {
+                    if (!List.of("sim", "qemu").contains(value))
+                    {
+                        throw new IllegalArgumentException("--vmm: sim or qemu, not " + value);
+                    }
+                    options.vmm = value;
+                }
                 default -> throw new IllegalArgumentException("unknown option " + flag);
             }
         }

@@ -25,6 +25,7 @@ import sledagent.agent.tls.TlsFiles;
  * @param vmmLogMaxBytes  a running VMM's log is rotated (one old copy kept) once it is larger than this
  * @param apiTls       HTTPS for the API (cert, key, client CA); {@link TlsFiles#NONE}: plain HTTP
  * @param nexusTls     TLS towards an https Nexus (trust roots, client certificate and key); NONE: JDK defaults
+ * @param vmm          which VMM runs in each zone (null: {@link VmmChoice#SIM}, the programmatic default)
  */
 public record AgentConfig(
     InetSocketAddress listen,
@@ -40,7 +41,8 @@ public record AgentConfig(
     long vmmLogRetentionMs,
     long vmmLogMaxBytes,
     TlsFiles apiTls,
-    TlsFiles nexusTls)
+    TlsFiles nexusTls,
+    VmmChoice vmm)
 {
     public static final String DEFAULT_LISTEN = "127.0.0.1:12345";
     public static final long DEFAULT_STOP_GRACE_MS = 600_000;
@@ -84,6 +86,7 @@ public record AgentConfig(
         }
         apiTls = apiTls == null ? TlsFiles.NONE : apiTls;
         nexusTls = nexusTls == null ? TlsFiles.NONE : nexusTls;
+        vmm = vmm == null ? VmmChoice.SIM : vmm;
         if (apiTls.any() && !apiTls.identity())
         {
             throw new IllegalArgumentException("tls_cert and tls_key must be given together"
@@ -95,11 +98,28 @@ public record AgentConfig(
         }
     }
 
+    /** Every setting but the VMM, which is propolis-sim. */
+    public AgentConfig(final InetSocketAddress listen, final List<URI> nexusUrls, final Path stateDir,
+        final long stopGraceMs, final Path zoneRoot, final UUID sledId, final long startTimeoutMs,
+        final String zoneBackend, final long sweepIntervalMs, final HttpLimits httpLimits,
+        final long vmmLogRetentionMs, final long vmmLogMaxBytes, final TlsFiles apiTls, final TlsFiles nexusTls)
+    {
+        this(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend,
+            sweepIntervalMs, httpLimits, vmmLogRetentionMs, vmmLogMaxBytes, apiTls, nexusTls, VmmChoice.SIM);
+    }
+
     /** The same settings with TLS for the API and towards Nexus. */
     public AgentConfig withTls(final TlsFiles api, final TlsFiles nexus)
     {
         return new AgentConfig(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend,
-            sweepIntervalMs, httpLimits, vmmLogRetentionMs, vmmLogMaxBytes, api, nexus);
+            sweepIntervalMs, httpLimits, vmmLogRetentionMs, vmmLogMaxBytes, api, nexus, vmm);
+    }
+
+    /** The same settings with another VMM. */
+    public AgentConfig withVmm(final VmmChoice choice)
+    {
+        return new AgentConfig(listen, nexusUrls, stateDir, stopGraceMs, zoneRoot, sledId, startTimeoutMs, zoneBackend,
+            sweepIntervalMs, httpLimits, vmmLogRetentionMs, vmmLogMaxBytes, apiTls, nexusTls, choice);
     }
 
     /** Every setting but the HTTP limits, the VMM log limits and TLS, which take their defaults (no TLS). */

@@ -70,6 +70,28 @@ public final class ConfigFile
                 case "read_timeout" -> settings.readTimeout(text(value, source, key), source);
                 case "vmm_log_retention" -> settings.vmmLogRetention(text(value, source, key), source);
                 case "vmm_log_max_size" -> settings.vmmLogMaxSize(text(value, source, key), source);
+                case "vmm" -> settings.vmm(text(value, source, key), source);
+                case "qemu" -> settings.qemu(text(value, source, key), source);
+                case "accel" -> settings.accel(text(value, source, key), source);
+                case "guest_kernel" -> settings.guestKernel(text(value, source, key), source);
+                case "guest_initrd" -> settings.guestInitrd(text(value, source, key), source);
+                case "guest_append" -> settings.guestAppend(text(value, source, key), source);
+                case "bootrom" -> settings.bootrom(text(value, source, key), source);
+                case "vmm_command" ->
+                {
+                    if (!value.isArray())
+                    {
+                        throw new ServeSettings.SettingException(source, key,
+                            "must be an array of strings, e.g. [\"/opt/propolis/propolis-server\", \"run\", "
+                            + "\"/etc/propolis/config.toml\", \"{listen}\"]");
+                    }
+                    final java.util.List<String> argv = new java.util.ArrayList<>();
+                    for (final JsonNode arg : value)
+                    {
+                        argv.add(text(arg, source, key));
+                    }
+                    settings.vmmCommand(argv, source);
+                }
                 default ->
                 {
                     final ServeSettings.TlsKey tls = ServeSettings.TlsKey.ofKey(key);

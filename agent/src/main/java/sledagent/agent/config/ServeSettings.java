@@ -10,6 +10,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import sledagent.agent.log.LogFormat;
 import sledagent.agent.tls.TlsFiles;
+import sledagent.hypervisor.qemu.BootSource;
 
 /**
  * The settings of {@code serve} as they are gathered: defaults, then the config file, then flags (each later
@@ -22,7 +23,8 @@ public final class ServeSettings
     public static final List<String> KEYS = List.of("listen", "nexus_urls", "state_dir", "stop_grace",
         "start_timeout", "zone_root", "zones", "sweep_interval", "sled_id", "log_format",
         "max_connections", "idle_timeout", "read_timeout", "vmm_log_retention", "vmm_log_max_size",
-        "tls_cert", "tls_key", "tls_client_ca", "nexus_tls_ca", "nexus_tls_cert", "nexus_tls_key");
+        "tls_cert", "tls_key", "tls_client_ca", "nexus_tls_ca", "nexus_tls_cert", "nexus_tls_key",
+        "vmm", "qemu", "accel", "guest_kernel", "guest_initrd", "guest_append", "bootrom", "vmm_command");
 
     private static final Pattern SIZE = Pattern.compile("([0-9]{1,12})\\s*(|k|KiB|K|M|MiB|G|GiB)");
 
@@ -43,6 +45,15 @@ public final class ServeSettings
     private long idleTimeoutMs = HttpLimits.DEFAULT_IDLE_TIMEOUT_MS;
     private long readTimeoutMs = HttpLimits.DEFAULT_READ_TIMEOUT_MS;
     private final Path[] tls = new Path[TlsKey.values().length];
+    /** serve's default is a real VMM; only the programmatic default (AgentConfig) is the simulator. */
+    private VmmChoice.Kind vmm = VmmChoice.Kind.QEMU;
+    private Path qemu;
+    private String accel;
+    private Path guestKernel;
+    private Path guestInitrd;
+    private String guestAppend;
+    private Path bootrom;
+    private List<String> vmmCommand = List.of();
 
     /** The TLS file settings: key name in the file, flag {@code --} plus the name with '-' for '_'. */
     public enum TlsKey
@@ -247,6 +258,95 @@ public final class ServeSettings
         tls[setting.ordinal()] = path(value, source, setting.key());
     }
 
+    /** {@code qemu}, {@code sim} or {@code command}. */
+    public void vmm(final String value, final String source)
+    {
+        try
+        {
+            vmm = VmmChoice.Kind.parse(value);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new SettingException(source, "vmm", ex.getMessage());
+        }
+    }
+
+    /** The QEMU executable (a bare name is looked up on the PATH when {@code serve} starts). */
+    public void qemu(final String value, final String source)
+    {
+        qemu = path(value, source, "qemu");
+    }
+
+    public void accel(final String value, final String source)
+    {
+        final String lower = value.strip().toLowerCase(Locale.ROOT);
+        if (!List.of("auto", "kvm", "tcg").contains(lower))
+        {
+            throw new SettingException(source, "accel", "expected auto, kvm or tcg, got '" + value + "'");
+        }
+        accel = lower;
+    }
+
+    public void guestKernel(final String value, final String source)
+    {
+        guestKernel = path(value, source, "guest_kernel");
+    }
+
+    public void guestInitrd(final String value, final String source)
+    {
+        guestInitrd = path(value, source, "guest_initrd");
+    }
+
+    public void guestAppend(final String value, final String source)
+    {
+        guestAppend = value;
+    }
+
+    public void bootrom(final String value, final String source)
+    {
+        bootrom = path(value, source, "bootrom");
+    }
+
+    /** The argv template of {@code vmm = command}, holding {@value VmmChoice#LISTEN}. */
+    public void vmmCommand(final List<String> value, final String source)
+    {
+        if (value.isEmpty() || value.stream().noneMatch(arg -> arg.contains(VmmChoice.LISTEN)))
+        {
+            throw new SettingException(source, "vmm_command", "must be a command holding " + VmmChoice.LISTEN
+                + " (the listen address the agent gives the VMM), got " + value);
+        }
+        vmmCommand = List.copyOf(value);
+    }
+
+    /** The VMM settings as one choice; a contradiction (both boot sources, a template without command) refused. */
+    VmmChoice vmmChoice()
+    {
+        if (guestKernel != null && bootrom != null)
+        {
+            throw new IllegalArgumentException("guest_kernel and bootrom are two boot sources: give one");
+        }
+        if (guestKernel == null && (guestInitrd != null || guestAppend != null))
+        {
+            throw new IllegalArgumentException("guest_initrd and guest_append go with guest_kernel");
+        }
+        return switch (vmm)
+        {
+            case SIM -> VmmChoice.SIM;
+            case QEMU -> VmmChoice.qemu(qemu, accel, guestKernel != null
+                ? new BootSource.Kernel(guestKernel, guestInitrd, guestAppend)
+                : bootrom != null ? new BootSource.Bootrom(bootrom) : null);
+            case COMMAND ->
+            {
+                if (vmmCommand.isEmpty())
+                {
+                    throw new IllegalArgumentException("vmm = command needs vmm_command (--vmm-command '... "
+                        + VmmChoice.LISTEN + " ...')");
+                }
+                yield VmmChoice.command(vmmCommand);
+            }
+        };
+    }
+
     public LogFormat logFormat()
     {
         return logFormat;
@@ -259,7 +359,8 @@ public final class ServeSettings
             sledId == null ? UUID.randomUUID() : sledId, startTimeoutMs, zones, sweepIntervalMs,
             HttpLimits.DEFAULTS.with(maxConnections, idleTimeoutMs, readTimeoutMs), vmmLogRetentionMs,
             vmmLogMaxBytes, new TlsFiles(tls(TlsKey.TLS_CERT), tls(TlsKey.TLS_KEY), tls(TlsKey.TLS_CLIENT_CA)),
-            new TlsFiles(tls(TlsKey.NEXUS_TLS_CERT), tls(TlsKey.NEXUS_TLS_KEY), tls(TlsKey.NEXUS_TLS_CA)));
+            new TlsFiles(tls(TlsKey.NEXUS_TLS_CERT), tls(TlsKey.NEXUS_TLS_KEY), tls(TlsKey.NEXUS_TLS_CA)),
+            vmmChoice());
     }
 
     private Path tls(final TlsKey setting)

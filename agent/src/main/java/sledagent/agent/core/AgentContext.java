@@ -12,7 +12,6 @@ import sledagent.agent.metrics.Metrics;
 import sledagent.agent.publish.NexusClient;
 import sledagent.agent.vmm.VmmStore;
 import sledagent.hypervisor.PropolisClient;
-import sledagent.hypervisor.sim.PropolisSimLauncher;
 import sledagent.zones.ZoneBackend;
 
 /**
@@ -38,12 +37,15 @@ public final class AgentContext
     public static final long TIMER_TICK_MS = 10;
     /** Buckets of the agent's timer wheel. */
     public static final int TIMER_WHEEL_SLOTS = 1024;
+    /** Under the state dir: propolis-qemu's sockets, one sub-directory per VM. */
+    public static final String VMM_RUN_DIR = "vmm-run";
 
     private AgentConfig config;
     private ZoneBackend zones;
     private VmmStore store;
     private Clock clock;
     private Function<String, List<String>> vmmCommand;
+    private String vmmDescription;
     private HashedWheelTimer timer;
     private Metrics metrics;
     private PropolisClient propolisClient;
@@ -130,6 +132,12 @@ public final class AgentContext
         return vmmCommand;
     }
 
+    /** Which VMM the agent runs, one line (for the log and {@code GET /health}); null until concluded. */
+    public String vmmDescription()
+    {
+        return vmmDescription;
+    }
+
     /** The one timer for deadlines, retries and periodic jobs (caller's: not stopped by the agent). */
     public AgentContext timer(final HashedWheelTimer timer)
     {
@@ -204,7 +212,13 @@ public final class AgentContext
         }
         if (vmmCommand == null)
         {
-            vmmCommand = PropolisSimLauncher::command;
+            // The configured VMM (propolis-sim unless the config says otherwise); its sockets in the state dir.
+            vmmCommand = config.vmm().command(config.stateDir().resolve(VMM_RUN_DIR));
+            vmmDescription = config.vmm().describe();
+        }
+        else if (vmmDescription == null)
+        {
+            vmmDescription = "custom (a VMM command given by the caller)";
         }
         if (metrics == null)
         {

@@ -87,7 +87,7 @@ public final class SledAgent implements AutoCloseable
         this.timer = timer;
     }
 
-    /** Starts an agent that runs propolis-sim as its VMM; every part made from {@code config}. */
+    /** Starts an agent that runs the config's VMM (propolis-sim by default); every part made from {@code config}. */
     public static SledAgent launch(final AgentConfig config) throws Exception
     {
         return launch(new AgentContext().config(config));
@@ -218,11 +218,12 @@ public final class SledAgent implements AutoCloseable
             final PrometheusText prometheus = new PrometheusText(metrics, () -> vmmsByState(manager),
                 () -> new PrometheusText.PublisherStats(publisher.pending(), publisher.oldestLagMs()));
             final HttpServer server = HttpServer.start(config.listen(), 1, manager, blockingPool, prometheus,
-                config.httpLimits(), ServerTls.load(config.apiTls()));
+                config.httpLimits(), ServerTls.load(config.apiTls()), context.vmmDescription());
             resources.push(server);
             LOG.info(() -> "sled-agent " + Version.text() + " serving on " + server.address() + ", upstream "
                 + (config.nexusUrls().isEmpty() ? "none (states are logged)" : config.nexusUrls().toString())
-                + ", stop grace " + config.stopGraceMs() + " ms, state dir " + config.stateDir());
+                + ", stop grace " + config.stopGraceMs() + " ms, state dir " + config.stateDir() + ", vmm "
+                + context.vmmDescription());
             return new SledAgent(resources, manager, server, zones, timer);
         }
         catch (final Exception ex)

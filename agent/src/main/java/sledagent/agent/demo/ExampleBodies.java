@@ -19,17 +19,25 @@ public final class ExampleBodies
     public static String ensureBody(final UUID instanceId, final String propolisAddr, final long gen,
         final UUID migrationId)
     {
+        return ensureBody(instanceId, propolisAddr, gen, migrationId, 512);
+    }
+
+    /** As {@link #ensureBody(UUID, String, long, UUID)}, with a guest of {@code memoryMb} (a tiny real guest). */
+    public static String ensureBody(final UUID instanceId, final String propolisAddr, final long gen,
+        final UUID migrationId, final int memoryMb)
+    {
         return """
             {"instance_id":"%s","propolis_addr":"%s",
              "vmm_runtime":{"state":"%s","gen":%d,"time_updated":"2026-11-24T00:00:00Z"},
              "migration_id":%s,
              "metadata":{"project_id":"%s","silo_id":"%s"},
-             "vmm_spec":{"board":{"cpus":1,"memory_mb":512,"chipset":{"type":"i440_fx","value":{"enable_pcie":false}}},
+             "vmm_spec":{"board":{"cpus":1,"memory_mb":%d,"chipset":{"type":"i440_fx","value":{"enable_pcie":false}}},
                          "components":{"com1":{"type":"serial_port","component":{"num":"com1"}}}},
              "local_config":{"hostname":"demo-vm","nics":[],"external_ips":{},"firewall_rules":[],
                 "dhcp_config":{"dns_servers":[],"search_domains":[]},"delegated_zvols":[],"multicast_groups":[],
                 "attached_subnets":[]}}
             """.formatted(instanceId, propolisAddr, migrationId == null ? "starting" : "migrating", gen,
-            migrationId == null ? "null" : "\"" + migrationId + "\"", UUID.randomUUID(), UUID.randomUUID());
+            migrationId == null ? "null" : "\"" + migrationId + "\"", UUID.randomUUID(), UUID.randomUUID(),
+            memoryMb);
     }
 }

@@ -202,7 +202,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 case VMM_UNREGISTER -> writeLater(ctx, endpoints.unregister(found.propolisId()), keepAlive);
                 case VMM_FORCE_TERMINATE -> writeLater(ctx, endpoints.forceTerminate(found.propolisId()), keepAlive);
                 case VMM_LIST -> write(ctx, endpoints.list(), keepAlive);
-                case HEALTH -> write(ctx, HttpAnswer.ok(new Health("ok")), keepAlive);
+                case HEALTH -> write(ctx, HttpAnswer.ok(new Health("ok", endpoints.vmm())), keepAlive);
                 case METRICS -> write(ctx, endpoints.metricsText(), keepAlive);
             }
         }
@@ -317,8 +317,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         ctx.close();
     }
 
-    /** The body of {@code GET /health}. */
-    record Health(String status)
+    /** The body of {@code GET /health}: {@code vmm} says which VMM the agent runs (e.g. {@code qemu (...)}). */
+    record Health(String status, String vmm)
     {
     }
 }

@@ -59,6 +59,15 @@ public final class HttpServer implements AutoCloseable
         final ServerTls tls)
         throws InterruptedException
     {
+        return start(address, eventLoopThreads, manager, blocking, prometheus, limits, tls, "unknown");
+    }
+
+    /** ... and {@code vmm}: which VMM the agent runs, shown by {@code GET /health}. */
+    public static HttpServer start(final InetSocketAddress address, final int eventLoopThreads,
+        final VmmManager manager, final Executor blocking, final PrometheusText prometheus, final HttpLimits limits,
+        final ServerTls tls, final String vmm)
+        throws InterruptedException
+    {
         final boolean epoll = Epoll.isAvailable();
         final IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         final Class<? extends ServerChannel> channelType = epoll
@@ -74,7 +83,7 @@ public final class HttpServer implements AutoCloseable
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .handler(new ConnectionLimiter(limits, manager.metrics()))
-                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking, prometheus), inFlight,
+                .childHandler(new HttpServerInitializer(new VmmEndpoints(manager, blocking, prometheus, vmm), inFlight,
                     limits, tls))
                 .bind(address).sync().channel();
             LOG.info(() -> "listening on " + channel.localAddress() + " (" + (epoll ? "epoll" : "nio") + ", "

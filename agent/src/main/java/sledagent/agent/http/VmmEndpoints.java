@@ -38,14 +38,29 @@ final class VmmEndpoints
     private final VmmManager manager;
     private final Executor blocking;
     private final PrometheusText prometheus;
+    private final String vmm;
 
     /** {@code blocking} runs what must not run on the event loop (the register's durable write). */
     VmmEndpoints(final VmmManager manager, final Executor blocking, final PrometheusText prometheus)
     {
+        this(manager, blocking, prometheus, "unknown");
+    }
+
+    /** ... and {@code vmm}, which VMM the agent runs (shown by {@code GET /health}). */
+    VmmEndpoints(final VmmManager manager, final Executor blocking, final PrometheusText prometheus,
+        final String vmm)
+    {
         this.manager = manager;
         this.blocking = blocking;
         this.prometheus = prometheus;
+        this.vmm = vmm;
         RequestBody.load();
+    }
+
+    /** Which VMM the agent runs, one line. */
+    String vmm()
+    {
+        return vmm;
     }
 
     Metrics metrics()

@@ -95,12 +95,50 @@ class ConfigFileTest
         final ServeSettings settings = new ServeSettings();
         ConfigFile.apply(example, settings);
         assertThat(settings.toConfig().listen().getPort()).isPositive();
+        // The package runs real VMs: QEMU booting OVMF.
+        assertThat(settings.toConfig().vmm()).isEqualTo(VmmChoice.qemu(Path.of("qemu-system-x86_64"), "auto",
+            new sledagent.hypervisor.qemu.BootSource.Bootrom(Path.of("/usr/share/ovmf/OVMF.fd"))));
         final String text = Files.readString(example);
         // Every setting is documented in the example (set or commented out).
         assertThat(ServeSettings.KEYS).allSatisfy(key -> assertThat(text).contains(key + " = "));
         // The TLS settings are commented out: TLS is off by default.
         assertThat(ServeSettings.TlsKey.values())
             .allSatisfy(tls -> assertThat(text).containsPattern("(?m)^# " + tls.key() + " = "));
+    }
+
+    @Test
+    void shouldReadTheVmmChoice() throws Exception
+    {
+        final ServeSettings qemu = new ServeSettings();
+        ConfigFile.apply(write("""
+            vmm = "qemu"
+            qemu = "/usr/bin/qemu-system-x86_64"
+            accel = "tcg"
+            guest_kernel = "/g/vmlinux"
+            guest_initrd = "/g/initramfs.cpio.gz"
+            guest_append = "console=ttyS0"
+            """), qemu);
+        final VmmChoice choice = qemu.toConfig().vmm();
+        assertThat(choice.kind()).isEqualTo(VmmChoice.Kind.QEMU);
+        assertThat(choice.qemu()).isEqualTo(Path.of("/usr/bin/qemu-system-x86_64"));
+        assertThat(choice.accel()).isEqualTo("tcg");
+        assertThat(choice.boot()).isEqualTo(new sledagent.hypervisor.qemu.BootSource.Kernel(Path.of("/g/vmlinux"),
+            Path.of("/g/initramfs.cpio.gz"), "console=ttyS0"));
+
+        final ServeSettings command = new ServeSettings();
+        ConfigFile.apply(write("vmm = \"command\"\nvmm_command = [\"/opt/p\", \"run\", \"{listen}\"]\n"), command);
+        assertThat(command.toConfig().vmm().template()).containsExactly("/opt/p", "run", "{listen}");
+        command.vmm("sim", "--vmm");
+        assertThat(command.toConfig().vmm()).isEqualTo(VmmChoice.SIM);
+
+        assertThatThrownBy(() -> ConfigFile.apply(write("vmm = \"xen\"\n"), new ServeSettings()))
+            .hasMessageContaining("vmm").hasMessageContaining("qemu, sim or command");
+        assertThatThrownBy(() -> ConfigFile.apply(write("accel = \"hvf\"\n"), new ServeSettings()))
+            .hasMessageContaining("accel").hasMessageContaining("auto, kvm or tcg");
+        assertThatThrownBy(() -> ConfigFile.apply(write("vmm_command = \"/opt/p {listen}\"\n"), new ServeSettings()))
+            .hasMessageContaining("must be an array");
+        assertThatThrownBy(() -> ConfigFile.apply(write("vmm_command = [\"/opt/p\"]\n"), new ServeSettings()))
+            .hasMessageContaining("{listen}");
     }
 
     @Test

@@ -16,6 +16,7 @@ import java.util.UUID;
 import java.util.function.Function;
 import javax.net.ssl.SSLContext;
 import sledagent.agent.config.AgentConfig;
+import sledagent.agent.config.VmmChoice;
 import sledagent.agent.core.SledAgent;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.RecordingNexus;
@@ -45,15 +46,27 @@ final class AgentFixture implements AutoCloseable
     AgentFixture(final long stopGraceMs, final long startTimeoutMs,
         final Function<String, List<String>> vmmCommand) throws Exception
     {
+        this(stopGraceMs, startTimeoutMs, vmmCommand, null);
+    }
+
+    /** An agent running the configured {@code vmm} (e.g. propolis-qemu booting the tiny guest). */
+    AgentFixture(final long stopGraceMs, final VmmChoice vmm) throws Exception
+    {
+        this(stopGraceMs, AgentConfig.DEFAULT_START_TIMEOUT_MS, null, vmm);
+    }
+
+    private AgentFixture(final long stopGraceMs, final long startTimeoutMs,
+        final Function<String, List<String>> vmmCommand, final VmmChoice vmm) throws Exception
+    {
         zoneRoot = TestZones.uniqueRoot();
         stateDir = Files.createTempDirectory("sled-agent-test");
         RecordingNexus startedNexus = null;
         try
         {
             startedNexus = new RecordingNexus();
-            agent = SledAgent.launch(new AgentConfig(new InetSocketAddress("127.0.0.1", 0),
-                List.of(startedNexus.url()), stateDir, stopGraceMs, zoneRoot, UUID.randomUUID(), startTimeoutMs),
-                vmmCommand);
+            final AgentConfig config = new AgentConfig(new InetSocketAddress("127.0.0.1", 0),
+                List.of(startedNexus.url()), stateDir, stopGraceMs, zoneRoot, UUID.randomUUID(), startTimeoutMs);
+            agent = vmm != null ? SledAgent.launch(config.withVmm(vmm)) : SledAgent.launch(config, vmmCommand);
         }
         catch (final Exception | Error ex)
         {

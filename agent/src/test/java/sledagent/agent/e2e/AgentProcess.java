@@ -55,7 +55,7 @@ final class AgentProcess implements AutoCloseable
      *
      * @param stopGrace the {@code --stop-grace} value, e.g. {@code "3s"}
      * @param log       file that receives the process's stdout and stderr (appended)
-     * @param extra     further {@code serve} flags
+     * @param extra     further {@code serve} flags ({@code --vmm sim} unless they hold {@code --vmm})
      */
     static AgentProcess start(final URI nexus, final Path stateDir, final Path zoneRoot, final String stopGrace,
         final Path log, final String... extra) throws Exception
@@ -125,6 +125,11 @@ final class AgentProcess implements AutoCloseable
             "--zone-root", zoneRoot.toString(),
             "--zones", "cgroup",
             "--stop-grace", stopGrace));
+        if (!List.of(extra).contains("--vmm"))
+        {
+            // serve's default VMM is qemu; these tests run the simulator unless one asks for qemu.
+            command.addAll(List.of("--vmm", "sim"));
+        }
         command.addAll(List.of(extra));
         Files.writeString(log, "=== " + String.join(" ", command.subList(0, 2)) + " ... " + String.join(" ",
             command.subList(command.indexOf("serve"), command.size())) + "\n", StandardCharsets.UTF_8,
