@@ -16,8 +16,8 @@ import sledagent.agent.tls.TlsFiles;
  * A parsed {@code sled-agent vmm ...} command line. The global options ({@code --agent}, {@code --json},
  * {@code --help}) may come before or after the subcommand; {@code --help} wins over any other problem.
  *
- * @param command    list, get, stop, terminate or watch; may be null with {@code help} or {@code version}
- * @param propolisId the VMM of get, stop and terminate; null otherwise
+ * @param command    list, get, stop, terminate, watch or console; may be null with {@code help} or {@code version}
+ * @param propolisId the VMM of get, stop, terminate and console; null otherwise
  * @param agent      the agent's base URL
  * @param json       print JSON instead of text
  * @param help       print the usage of {@code command} (of {@code vmm} when null) and exit 0
@@ -26,9 +26,10 @@ import sledagent.agent.tls.TlsFiles;
  * @param forMs      watch: how long to run; 0 means until interrupted
  * @param tls        for an https agent: {@code --tls-ca} trust roots, {@code --tls-cert}/{@code --tls-key} client
  *                   certificate; null: the JDK's defaults
+ * @param readOnly   console: show the console without sending input
  */
 public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, boolean help, boolean version,
-    long intervalMs, long forMs, SSLContext tls)
+    long intervalMs, long forMs, SSLContext tls, boolean readOnly)
 {
     /** Where the agent listens unless {@code --agent} says otherwise. */
     public static final String DEFAULT_AGENT = "http://127.0.0.1:12345";
@@ -37,7 +38,7 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
     public static final long DEFAULT_INTERVAL_MS = 250;
 
     /** The subcommands, in the order the usage lists them. */
-    public static final List<String> COMMANDS = List.of("list", "get", "stop", "terminate", "watch");
+    public static final List<String> COMMANDS = List.of("list", "get", "stop", "terminate", "watch", "console");
 
     private static final List<String> TLS_FLAGS = List.of("--tls-ca", "--tls-cert", "--tls-key");
 
@@ -64,6 +65,7 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
         boolean json = false;
         boolean help = false;
         boolean version = false;
+        boolean readOnly = false;
         String problem = null;
         for (int i = 0; i < args.size(); i++)
         {
@@ -100,6 +102,7 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
                 case "--help", "-h" -> help = true;
                 case "--version" -> version = true;
                 case "--json" -> json = true;
+                case "--read-only" -> readOnly = true;
                 case "--agent" -> agentText = value;
                 case "--interval" -> intervalText = value;
                 case "--for" -> forText = value;
@@ -132,7 +135,8 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
         final String known = command != null && COMMANDS.contains(command) ? command : null;
         if (help || version)
         {
-            return new VmmArgs(known, null, null, json, help, !help, DEFAULT_INTERVAL_MS, 0, null);
+            return new VmmArgs(known, null, null, json, help, !help, DEFAULT_INTERVAL_MS, 0, null,
+                false);
         }
         if (command == null)
         {
@@ -152,7 +156,16 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
             throw new UsageException((intervalText != null ? "--interval" : "--for")
                 + " is an option of vmm watch", known);
         }
-        final boolean needsId = "get".equals(known) || "stop".equals(known) || "terminate".equals(known);
+        if (readOnly && !"console".equals(known))
+        {
+            throw new UsageException("--read-only is an option of vmm console", known);
+        }
+        if (json && "console".equals(known))
+        {
+            throw new UsageException("vmm console has no --json (it copies the console's bytes)", known);
+        }
+        final boolean needsId = "get".equals(known) || "stop".equals(known) || "terminate".equals(known)
+            || "console".equals(known);
         final int expected = needsId ? 1 : 0;
         if (positionals.size() < expected)
         {
@@ -167,7 +180,7 @@ public record VmmArgs(String command, UUID propolisId, URI agent, boolean json, 
         final long intervalMs = intervalText == null ? DEFAULT_INTERVAL_MS : duration(intervalText, "--interval");
         final long forMs = forText == null ? 0 : duration(forText, "--for");
         return new VmmArgs(known, propolisId, agent(agentText, known), json, false, false, intervalMs, forMs,
-            tls(new TlsFiles(tlsCert, tlsKey, tlsCa), known));
+            tls(new TlsFiles(tlsCert, tlsKey, tlsCa), known), readOnly);
     }
 
     private static SSLContext tls(final TlsFiles files, final String command)

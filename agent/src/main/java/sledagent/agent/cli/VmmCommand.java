@@ -1,5 +1,6 @@
 package sledagent.agent.cli;
 
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.List;
@@ -9,8 +10,8 @@ import sledagent.api.SledVmmState;
 import sledagent.api.VmmPutStateResponse;
 
 /**
- * {@code sled-agent vmm list | get ID | stop ID | terminate ID | watch}: operator commands against a running
- * agent's HTTP API. Dispatches a parsed command line to {@link AgentApi} and prints text or {@code --json}.
+ * {@code sled-agent vmm list | get ID | stop ID | terminate ID | watch | console ID}: operator commands against a
+ * running agent's HTTP API. Dispatches a parsed command line to {@link AgentApi} and prints text or {@code --json}.
  * Exit status: 0 ok, 1 the agent was unreachable or refused the request, 2 bad usage.
  */
 public final class VmmCommand
@@ -40,6 +41,7 @@ public final class VmmCommand
           stop ID       ask a VMM to stop; prints the resulting state
           terminate ID  force-terminate a VMM; prints the resulting state
           watch         print each state change as it is seen (polls the agent)
+          console ID    attach the terminal to the VMM's serial console (Ctrl-] detaches)
         """ + OPTIONS + """
           --version     print the version
 
@@ -94,6 +96,20 @@ public final class VmmCommand
           --for DURATION       stop after this long (for scripts), e.g. 30s, 10m
         """.formatted(VmmArgs.DEFAULT_INTERVAL_MS) + OPTIONS;
 
+    private static final String CONSOLE_USAGE = """
+        usage: sled-agent vmm console ID [--read-only] [--agent URL]
+
+        Attaches the terminal to the VMM's serial console (com1): finds where its Propolis server listens
+        (propolis_addr in GET /vmms, also shown by `vmm get ID`) and opens Propolis's GET /instance/serial
+        WebSocket there. Shows the last %d bytes of the console, then its live output; what you type goes to
+        the guest (stdin is put in raw mode while attached when it is a terminal).
+
+          --read-only   show the console only; nothing typed reaches the guest
+
+        Ctrl-] (as in telnet) detaches, and so does the end of stdin. Exit 0 when detached, 1 when the console
+        connection ended from the VMM's side (or the agent has no such VMM, or its console cannot be reached).
+        """.formatted(VmmConsole.REPLAY_BYTES) + OPTIONS;
+
     private VmmCommand()
     {
     }
@@ -107,6 +123,21 @@ public final class VmmCommand
      * @return the exit status: 0 ok, 1 failure, 2 bad usage
      */
     public static int run(final List<String> args, final PrintStream out, final PrintStream err)
+    {
+        return run(args, System.in, out, err);
+    }
+
+    /**
+     * Runs {@code sled-agent vmm ARGS} with {@code in} as the console's input.
+     *
+     * @param args the arguments after {@code vmm}
+     * @param in   what {@code vmm console} sends to the guest
+     * @param out  results and help
+     * @param err  errors, usage after a usage error, and notes
+     * @return the exit status: 0 ok, 1 failure, 2 bad usage
+     */
+    public static int run(final List<String> args, final InputStream in, final PrintStream out,
+        final PrintStream err)
     {
         final VmmArgs parsed;
         try
@@ -139,6 +170,10 @@ public final class VmmCommand
                 case "stop" -> stop(api, parsed.propolisId(), parsed.json(), out, err);
                 case "terminate" -> terminate(api, parsed.propolisId(), parsed.json(), out);
                 case "watch" -> watch(api, parsed, out, err);
+                case "console" ->
+                {
+                    return VmmConsole.attach(api, parsed.propolisId(), parsed.readOnly(), in, out, err);
+                }
                 default -> throw new IllegalStateException("unhandled command " + parsed.command());
             }
             out.flush();
@@ -160,7 +195,7 @@ public final class VmmCommand
     /**
      * The usage of a subcommand, or of {@code vmm} itself.
      *
-     * @param command list, get, stop, terminate, watch, or null
+     * @param command list, get, stop, terminate, watch, console, or null
      * @return the usage text
      */
     public static String usage(final String command)
@@ -176,6 +211,7 @@ public final class VmmCommand
             case "stop" -> STOP_USAGE;
             case "terminate" -> TERMINATE_USAGE;
             case "watch" -> WATCH_USAGE;
+            case "console" -> CONSOLE_USAGE;
             default -> VMM_USAGE;
         };
     }

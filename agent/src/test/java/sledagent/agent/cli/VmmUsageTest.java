@@ -84,13 +84,32 @@ class VmmUsageTest
         assertUsage(List.of("list", "--json=yes"), "--json takes no value", "vmm list");
         assertUsage(List.of("list", "--agent"), "--agent needs a value", "vmm list");
         assertUsage(List.of("list", "--agent", "ftp://example.com"), "--agent: expected http://HOST:PORT", "vmm list");
+        assertUsage(List.of("console"), "vmm console needs a VMM id", "usage: sled-agent vmm console ID");
+        assertUsage(List.of("console", "vm1"), "not a VMM id", "usage: sled-agent vmm console ID");
+        assertUsage(List.of("get", ID, "--read-only"), "--read-only is an option of vmm console", "vmm get ID");
+        assertUsage(List.of("console", ID, "--json"), "vmm console has no --json", "vmm console ID");
+        assertUsage(List.of("console", ID, "--read-only=yes"), "--read-only takes no value", "vmm console ID");
+    }
+
+    @Test
+    void shouldParseTheConsoleCommand()
+    {
+        final VmmArgs readOnly = VmmArgs.parse(List.of("console", "--read-only", ID));
+        assertThat(readOnly.command()).isEqualTo("console");
+        assertThat(readOnly.propolisId()).hasToString(ID);
+        assertThat(readOnly.readOnly()).isTrue();
+        assertThat(VmmArgs.parse(List.of("console", ID)).readOnly()).isFalse();
+        assertThat(CliRun.vmm("console", "--help").out()).contains("--read-only", "Ctrl-] (as in telnet) detaches",
+            "GET /instance/serial", "propolis_addr");
+        assertThat(CliRun.vmm("--help").out()).contains("console ID");
     }
 
     @Test
     void shouldSayClearlyWhenTheAgentCannotBeReached()
     {
         for (final List<String> args : List.of(List.of("list"), List.of("get", ID), List.of("stop", ID),
-            List.of("terminate", ID), List.of("watch", "--for", "1s"), List.of("--json", "list")))
+            List.of("terminate", ID), List.of("watch", "--for", "1s"), List.of("--json", "list"),
+            List.of("console", ID), List.of("console", ID, "--read-only")))
         {
             final List<String> withAgent = new java.util.ArrayList<>(args);
             withAgent.addAll(List.of("--agent", closedAgent));

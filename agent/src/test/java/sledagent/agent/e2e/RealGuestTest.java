@@ -3,7 +3,11 @@ package sledagent.agent.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -12,11 +16,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import sledagent.agent.cli.VmmCommand;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.GuestSerial;
@@ -100,6 +106,94 @@ class RealGuestTest
         assertThat(states(fixture.nexus, vm.id)).containsSubsequence(VmmState.REBOOTING, VmmState.RUNNING,
             VmmState.STOPPING, VmmState.DESTROYED);
         assertEndedOnce(fixture, vm, VmmState.DESTROYED, pids);
+    }
+
+    @Test
+    void shouldAttachTheSerialConsoleThroughTheCli() throws Exception
+    {
+        final AgentFixture fixture = fixture(guest.vmm());
+        final Guest vm = register(fixture);
+        run(fixture, vm);
+        awaitMarkers(vm, 1);
+        final String agentUrl = "http://127.0.0.1:" + fixture.agent.server().address().getPort();
+
+        // vmm get shows where the VMM's Propolis listens.
+        final ByteArrayOutputStream got = new ByteArrayOutputStream();
+        assertThat(VmmCommand.run(List.of("get", vm.id.toString(), "--agent", agentUrl),
+            new PrintStream(got, true, StandardCharsets.UTF_8), System.err)).isZero();
+        assertThat(got.toString(StandardCharsets.UTF_8).lines())
+            .anyMatch(line -> line.startsWith("propolis addr") && line.strip().endsWith(" " + vm.addr));
+
+        // Attached: the guest's ticks arrive, typed input reaches its shell, Ctrl-] detaches with status 0.
+        try (Attached console = Attached.start(List.of("console", vm.id.toString(), "--agent", agentUrl)))
+        {
+            await().atMost(BOOT).until(() -> console.ticks() >= 2);
+            console.type("echo cli-$((6*7))-typed\n".getBytes(StandardCharsets.US_ASCII));
+            await().atMost(BOOT).until(() -> console.out().contains("cli-42-typed"));
+            console.type(new byte[] {0x1d});
+            assertThat(console.status.get(10, TimeUnit.SECONDS)).as(console.err()).isZero();
+            assertThat(console.err()).contains("Ctrl-] detaches", "detached");
+        }
+
+        // Read-only: the ticks arrive, typed input does not reach the guest; the end of stdin detaches.
+        try (Attached console = Attached.start(List.of("console", vm.id.toString(), "--read-only", "--agent",
+            agentUrl)))
+        {
+            console.type("echo ro-$((6*7))-typed\n".getBytes(StandardCharsets.US_ASCII));
+            final int ticks = console.ticks();
+            await().atMost(BOOT).during(Duration.ofSeconds(3)).until(() -> !console.out().contains("ro-42-typed")
+                && !vm.serial.all().contains("ro-42-typed"));
+            assertThat(console.ticks()).isGreaterThan(ticks);
+            console.keys.close();
+            assertThat(console.status.get(10, TimeUnit.SECONDS)).as(console.err()).isZero();
+        }
+    }
+
+    /** {@code sled-agent vmm console} running on a thread, its stdin a pipe the test types into. */
+    private static final class Attached implements AutoCloseable
+    {
+        final PipedOutputStream keys = new PipedOutputStream();
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CompletableFuture<Integer> status;
+
+        static Attached start(final List<String> args) throws IOException
+        {
+            final Attached attached = new Attached();
+            final PipedInputStream stdin = new PipedInputStream(attached.keys);
+            attached.status = CompletableFuture.supplyAsync(() -> VmmCommand.run(args, stdin,
+                new PrintStream(attached.out, true, StandardCharsets.UTF_8),
+                new PrintStream(attached.err, true, StandardCharsets.UTF_8)));
+            return attached;
+        }
+
+        void type(final byte[] bytes) throws IOException
+        {
+            keys.write(bytes);
+            keys.flush();
+        }
+
+        String out()
+        {
+            return out.toString(StandardCharsets.ISO_8859_1);
+        }
+
+        String err()
+        {
+            return err.toString(StandardCharsets.UTF_8);
+        }
+
+        int ticks()
+        {
+            return out().split("tick ", -1).length - 1;
+        }
+
+        @Override
+        public void close() throws Exception
+        {
+            keys.close();
+            status.get(10, TimeUnit.SECONDS);
+        }
     }
 
     @Test

@@ -21,6 +21,7 @@ import sledagent.hypervisor.server.Machine;
 import sledagent.hypervisor.server.MachineContext;
 import sledagent.hypervisor.server.PropolisRefusal;
 import sledagent.hypervisor.server.SerialHistory;
+import sledagent.hypervisor.server.SerialPort;
 import sledagent.hypervisor.server.SerialQuery;
 
 /**
@@ -60,6 +61,7 @@ final class QemuMachine implements Machine
     private final Process qemu;
     private final SerialConsole console;
     private final SerialRing ring;
+    private final QemuSerialPort serialPort;
     private final Path runDir;
     private final CompletableFuture<Void> eof = new CompletableFuture<>();
     // Guarded by the instance lock.
@@ -71,13 +73,14 @@ final class QemuMachine implements Machine
     private long lastResetNs;
 
     private QemuMachine(final MachineContext ctx, final ScheduledExecutorService timer, final Process qemu,
-        final SerialConsole console, final SerialRing ring, final Path runDir)
+        final SerialConsole console, final SerialRing ring, final QemuSerialPort serialPort, final Path runDir)
     {
         this.ctx = ctx;
         this.timer = timer;
         this.qemu = qemu;
         this.console = console;
         this.ring = ring;
+        this.serialPort = serialPort;
         this.runDir = runDir;
     }
 
@@ -133,9 +136,12 @@ final class QemuMachine implements Machine
         }
         final SerialRing ring = new SerialRing();
         final Path com1 = commandLine.serialSockets().get("com1");
+        final QemuSerialPort serialPort = new QemuSerialPort(ring);
         final SerialConsole console = com1 == null ? null
-            : SerialConsole.start(com1, request.properties().name() + "-com1", ring, null, HANDSHAKE_MS);
-        final QemuMachine machine = new QemuMachine(ctx, timer, process, console, ring, runDir);
+            : SerialConsole.start(com1, request.properties().name() + "-com1", ring, serialPort::outputArrived,
+                HANDSHAKE_MS);
+        serialPort.attach(console);
+        final QemuMachine machine = new QemuMachine(ctx, timer, process, console, ring, serialPort, runDir);
         final Thread handshake = new Thread(machine::handshake, "qemu-handshake");
         handshake.setDaemon(true);
         handshake.start();
@@ -189,6 +195,12 @@ final class QemuMachine implements Machine
                 ctx.publish(Running);
             }
         }));
+    }
+
+    @Override
+    public SerialPort serialPort()
+    {
+        return serialPort;
     }
 
     @Override

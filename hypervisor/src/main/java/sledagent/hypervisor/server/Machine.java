@@ -38,4 +38,14 @@ public interface Machine
     {
         return SerialHistory.EMPTY;
     }
+
+    /**
+     * com1 for {@code GET /instance/serial} (the WebSocket).
+     *
+     * @return the port; {@link SerialPort#NONE} for a machine without a guest
+     */
+    default SerialPort serialPort()
+    {
+        return SerialPort.NONE;
+    }
 }

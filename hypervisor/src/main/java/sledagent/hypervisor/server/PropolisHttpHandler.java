@@ -175,7 +175,13 @@ public final class PropolisHttpHandler implements HttpHandler
             {
                 requireMethod(exchange, "GET");
                 requireVersion(exchange);
-                send(exchange, 200, requestId, historyBody(vm.serialHistory(serialQuery(exchange))));
+                send(exchange, 200, requestId, historyBody(vm.serialHistory(serialQuery(exchange, true))));
+            }
+            case "/instance/serial" ->
+            {
+                requireMethod(exchange, "GET");
+                requireVersion(exchange);
+                serveSerial(exchange, requestId);
             }
             default ->
             {
@@ -185,6 +191,39 @@ public final class PropolisHttpHandler implements HttpHandler
                 }
             }
         }
+    }
+
+    /**
+     * {@code GET /instance/serial}: checks the upgrade request and the query (at most one of {@code from_start} and
+     * {@code most_recent}; neither streams from the current end), answers 101 on the raw connection and serves the
+     * WebSocket on this thread until it ends ({@link SerialSession}).
+     */
+    private void serveSerial(final HttpExchange exchange, final String requestId)
+        throws PropolisRefusal, IOException
+    {
+        final SerialPort port = vm.serialPort();
+        final String upgrade = exchange.getRequestHeaders().getFirst("upgrade");
+        final String key = exchange.getRequestHeaders().getFirst("sec-websocket-key");
+        if (upgrade == null || !"websocket".equalsIgnoreCase(upgrade.strip()) || key == null)
+        {
+            throw PropolisRefusal.badRequest("GET /instance/serial is a WebSocket: expected an upgrade request");
+        }
+        final SerialQuery query = serialQuery(exchange, false);
+        final long total = port.total();
+        final long start = query.isFromStart() ? Math.min(query.fromStart(), total)
+            : query.mostRecent() >= 0 ? Math.max(0, total - query.mostRecent()) : total;
+        final RawConnection raw = RawConnection.of(exchange);
+        if (raw == null)
+        {
+            throw new PropolisRefusal(501, null, "WebSocket upgrade unavailable: the JVM needs --add-opens "
+                + "jdk.httpserver/sun.net.httpserver=ALL-UNNAMED");
+        }
+        final String response = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+            + "sec-websocket-accept: " + WebSocketFrames.acceptKey(key) + "\r\nx-request-id: " + requestId
+            + "\r\n\r\n";
+        raw.out.write(response.getBytes(StandardCharsets.US_ASCII));
+        raw.out.flush();
+        new SerialSession(raw, exchange::close, port, start).run();
     }
 
     private void hold(final HttpExchange exchange)
@@ -361,7 +400,8 @@ public final class PropolisHttpHandler implements HttpHandler
      * The query of {@code GET /instance/serial/history}: exactly one of {@code from_start} and {@code most_recent}
      * (else 400 with the real server's message), optional {@code max_bytes}; each an unsigned integer.
      */
-    private static SerialQuery serialQuery(final HttpExchange exchange) throws PropolisRefusal
+    private static SerialQuery serialQuery(final HttpExchange exchange, final boolean exactlyOne)
+        throws PropolisRefusal
     {
         long fromStart = -1;
         long mostRecent = -1;
@@ -389,7 +429,7 @@ public final class PropolisHttpHandler implements HttpHandler
                 }
             }
         }
-        if ((fromStart < 0) == (mostRecent < 0))
+        if ((fromStart >= 0 && mostRecent >= 0) || (exactlyOne && fromStart < 0 && mostRecent < 0))
         {
             throw PropolisRefusal.badRequest("Exactly one of 'from_start' or 'most_recent' must be specified.");
         }

@@ -244,6 +244,28 @@ public final class PropolisInstance implements MachineContext
         return current.serialHistory(query);
     }
 
+    /**
+     * {@code GET /instance/serial}: the machine's com1.
+     *
+     * @return the port
+     * @throws PropolisRefusal 424 before ensure
+     */
+    public SerialPort serialPort() throws PropolisRefusal
+    {
+        final Machine current;
+        lock.lock();
+        try
+        {
+            requireEnsured();
+            current = machine;
+        }
+        finally
+        {
+            unlock();
+        }
+        return current.serialPort();
+    }
+
     /** The latest published state, or null before the first ensure. */
     @Override
     public InstanceStateMonitorResponse latest()

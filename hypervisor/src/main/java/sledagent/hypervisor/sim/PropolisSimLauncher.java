@@ -27,6 +27,8 @@ public final class PropolisSimLauncher
         "-XX:ReservedCodeCacheSize=16m",
         "-XX:-UsePerfData",
         "-Xshare:auto",
+        // GET /instance/serial takes the raw connection under the JDK HttpServer (server.RawConnection).
+        "--add-opens=jdk.httpserver/sun.net.httpserver=ALL-UNNAMED",
         // stdout carries the ready line; JVM log warnings (stdout by default) go to stderr instead.
         "-Xlog:disable",
         "-Xlog:all=warning:stderr");
