@@ -7,9 +7,6 @@ import com.atlassian.oai.validator.model.Request.Method;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,7 +32,6 @@ class PropolisQemuProcessTest
     private static final String MARKER = "GUEST-READY";
     private static Path guest;
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     private QemuServerProcess server;
 
     @BeforeAll
@@ -238,16 +234,7 @@ class PropolisQemuProcessTest
 
     private HttpResponse<String> call(final String method, final String path, final String body) throws Exception
     {
-        final HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + server.addr() + path))
-            .timeout(BOOT)
-            .header("api-version", "5.0.0")
-            .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                : HttpRequest.BodyPublishers.ofString(body));
-        if (body != null)
-        {
-            request.header("content-type", "application/json");
-        }
-        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        return server.call(method, path, body);
     }
 
     private static void assertError(final HttpResponse<String> response, final int status, final String errorCode)

@@ -24,6 +24,8 @@ import java.util.regex.Pattern;
  */
 final class QemuServerProcess implements AutoCloseable
 {
+    private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newBuilder()
+        .connectTimeout(Duration.ofSeconds(2)).build();
     private static final Pattern READY = Pattern.compile("propolis-qemu listening on (\\S+) pid (\\d+)");
     private static final long START_TIMEOUT_S = 20;
 
@@ -67,6 +69,26 @@ final class QemuServerProcess implements AutoCloseable
             process.destroyForcibly();
             throw new IOException(e.getMessage() + "; stderr:\n" + Files.readString(log), e);
         }
+    }
+
+    /**
+     * One call to this server's HTTP API (api-version 5.0.0, a JSON body if given), bounded by a minute: a guest's
+     * boot under TCG is inside it.
+     */
+    java.net.http.HttpResponse<String> call(final String method, final String path, final String body)
+        throws IOException, InterruptedException
+    {
+        final java.net.http.HttpRequest.Builder request = java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create("http://" + addr() + path))
+            .timeout(Duration.ofSeconds(60))
+            .header("api-version", "5.0.0")
+            .method(method, body == null ? java.net.http.HttpRequest.BodyPublishers.noBody()
+                : java.net.http.HttpRequest.BodyPublishers.ofString(body));
+        if (body != null)
+        {
+            request.header("content-type", "application/json");
+        }
+        return HTTP.send(request.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
     }
 
     String addr()

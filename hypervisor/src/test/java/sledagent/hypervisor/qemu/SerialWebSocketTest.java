@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
@@ -140,16 +139,7 @@ class SerialWebSocketTest
 
     private HttpResponse<String> call(final String method, final String path, final String body) throws Exception
     {
-        final HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + server.addr() + path))
-            .timeout(BOOT)
-            .header("api-version", "5.0.0")
-            .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                : HttpRequest.BodyPublishers.ofString(body));
-        if (body != null)
-        {
-            request.header("content-type", "application/json");
-        }
-        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        return server.call(method, path, body);
     }
 
     private static ObjectNode ensureBody()
