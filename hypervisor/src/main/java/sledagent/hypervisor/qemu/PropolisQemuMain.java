@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import sledagent.hypervisor.server.ListenAddress;
 import sledagent.hypervisor.server.PropolisHttpHandler;
+import sledagent.hypervisor.server.PropolisHttpServer;
 import sledagent.hypervisor.server.PropolisInstance;
 import sledagent.hypervisor.server.ServerThreads;
 
@@ -69,7 +70,7 @@ public final class PropolisQemuMain
             (request, context) -> QemuMachine.create(request, context, options, timer), "propolis-qemu");
         final PropolisHttpHandler handler =
             new PropolisHttpHandler(instance, "propolis-qemu", PropolisHttpHandler.Extension.NONE);
-        final HttpServer server = HttpServer.create(options.listen(), BACKLOG);
+        final HttpServer server = PropolisHttpServer.bind(options.listen(), BACKLOG);
         server.createContext("/", handler);
         server.setExecutor(ServerThreads.growingPool("propolis-qemu-http", MAX_HTTP_THREADS,
             HTTP_THREAD_KEEPALIVE_S));
