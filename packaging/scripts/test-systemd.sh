@@ -63,16 +63,19 @@ v1=$(awk '$9 == "cgroup" && $NF ~ /name=systemd/ { print $5; exit }' /proc/self/
 # --- the rootfs: debootstrap + a JRE, cached by the hash of this recipe ----------------------------
 # build_rootfs <dir>: its text (declare -f) is the cache key, so any change here rebuilds the cache.
 build_rootfs() {
-    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$1" "$mirror"
+    # Explicit returns: set -e does not apply inside a function called as a condition.
+    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$1" "$mirror" || return 1
     # The JRE's postinst (and java itself: $ORIGIN in its RUNPATH) needs /proc.
-    mount -t proc proc "$1/proc"
+    mount -t proc proc "$1/proc" || return 1
+    local status=0
     chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive sh -ec '
         apt-get update -q
         apt-get install -y -q --no-install-recommends openjdk-17-jre-headless curl procps
         apt-get clean
         rm -rf /var/lib/apt/lists/*
-        java -version'
-    umount "$1/proc"
+        java -version' || status=$?
+    umount "$1/proc" || status=1
+    return $status
 }
 key=$(declare -f build_rootfs | sha256sum | cut -c1-16)
 tarball=rootfs-$key.tar
@@ -93,7 +96,6 @@ else
         build=$work/rootfs-build
         rm -rf "$build"
         if ! build_rootfs "$build" > "$work/rootfs-build.log" 2>&1; then
-            mountpoint -q "$build/proc" && umount "$build/proc"
             tail -20 "$work/rootfs-build.log" >&2
             die "rootfs: debootstrap or the JRE install failed (log: $work/rootfs-build.log)"
         fi
@@ -193,6 +195,10 @@ cleanup() {
     exit $status
 }
 trap cleanup EXIT
+# A command that fails outside a check (set -e) is a failure too: say where (not for the command
+# substitutions inside a failure's message, which run in subshells).
+set -E
+trap '[ "$BASH_SUBSHELL" -gt 0 ] || fail "unexpected exit status $? at line $LINENO: $BASH_COMMAND"' ERR
 trap 'exit 130' INT TERM
 
 for cg in "${cgroups[@]}"; do
@@ -238,7 +244,8 @@ show() { ctr systemctl show -P "$1" sled-agent; }
 api() { ctr curl -sS -m 10 -H 'api-version: 48.0.0' -H 'content-type: application/json' "$@"; }
 vmm_state() { api "http://127.0.0.1:12345/vmms/$vmm/state" 2> /dev/null \
     | sed -n 's/.*"vmm_state":{"state":"\([a-z_]*\)".*/\1/p'; }
-vmm_pids() { ctr cat "$zone/cgroup.procs" 2> /dev/null | sort -n | tr '\n' ' '; }
+# The zone's pids, "" once it is gone.
+vmm_pids() { { ctr cat "$zone/cgroup.procs" 2> /dev/null || true; } | sort -n | tr '\n' ' '; }
 # mark: a journal cursor; since <cursor>: the unit's journal after it (systemd's lines and the agent's).
 mark() { ctr journalctl --show-cursor -n 0 -q | sed -n 's/^-- cursor: //p'; }
 since() { ctr journalctl --no-pager -q -o cat -u sled-agent --after-cursor="$1"; }
