@@ -185,13 +185,15 @@ cleanup() {
         [ -d "$cg" ] && echo "cleanup: could not remove $cg" >&2
     done
     [ -n "$nspawn_pid" ] && wait "$nspawn_pid" 2> /dev/null
-    # nspawn's per-machine leftovers (it removes them itself on a clean exit).
+    # nspawn's leftovers (it removes them itself on a clean exit): the machine's propagation directory and
+    # the image's lock, named after the rootfs directory's device and inode.
     rm -rf "/run/systemd/nspawn/propagate/$machine"
+    [ -d "$root" ] && rm -f "/run/systemd/nspawn/locks/inode-$(stat -c %d:%i "$root")"
     rm -rf "$root"
     if [ $status -eq 0 ] && [ $failures -ne 0 ]; then
         status=1
     fi
-    [ $status -eq 0 ] || echo "SYSTEMD TEST FAILED: $failures failure(s) (nspawn log: $work/nspawn.log)" >&2
+    [ $status -eq 0 ] || echo "SYSTEMD TEST FAILED (exit $status): $failures failure(s) (nspawn log: $work/nspawn.log)" >&2
     exit $status
 }
 trap cleanup EXIT
