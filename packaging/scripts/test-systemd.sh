@@ -149,7 +149,7 @@ ctr() {
 
 cleanup() {
     local status=$? cg i
-    trap - EXIT
+    trap - EXIT ERR
     set +e
     if [ -n "$pid1" ] && kill -0 "$pid1" 2> /dev/null; then
         if [ $status -ne 0 ] || [ $failures -ne 0 ]; then
