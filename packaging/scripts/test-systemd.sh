@@ -193,7 +193,8 @@ cleanup() {
     if [ $status -eq 0 ] && [ $failures -ne 0 ]; then
         status=1
     fi
-    [ $status -eq 0 ] || echo "SYSTEMD TEST FAILED (exit $status): $failures failure(s) (nspawn log: $work/nspawn.log)" >&2
+    [ $status -eq 0 ] \
+        || echo "SYSTEMD TEST FAILED (exit $status): $failures failure(s) (nspawn log: $work/nspawn.log)" >&2
     exit $status
 }
 trap cleanup EXIT
@@ -235,8 +236,11 @@ find_pid1() {
 wait_until 30 find_pid1 || { cat "$work/nspawn.log" >&2; die "container: no systemd started in 30 s"; }
 state=$(ctr systemctl is-system-running --wait 2> /dev/null) || true
 case $state in
-    running) pass "container: systemd $(ctr systemctl --version | awk 'NR==1{print $2}') booted, running (host pid $pid1)" ;;
-    degraded) pass "container: systemd booted (degraded: $(ctr systemctl --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' '))" ;;
+    running)
+        pass "container: systemd $(ctr systemctl --version | awk 'NR==1{print $2}') booted, running (host pid $pid1)" ;;
+    degraded)
+        pass "container: systemd booted, degraded:" \
+            "$(ctr systemctl --failed --plain --no-legend | awk '{print $1}' | tr '\n' ' ')" ;;
     *) die "container: systemd is '$state'" ;;
 esac
 
@@ -325,7 +329,8 @@ nofile=$(ctr sh -c "sed -n 's/^Max open files *\([0-9]*\).*/\1/p' /proc/$(main_p
     && pass "start: Delegate=yes, WatchdogUSec=5s (the test's drop-in), LimitNOFILE=$(show LimitNOFILE)" \
     || fail "start: Delegate is $(show Delegate), WatchdogUSec $(show WatchdogUSec)"
 [ "$nofile" = "$(show LimitNOFILE)" ] \
-    || echo "note: LimitNOFILE=$(show LimitNOFILE) is cut to $nofile here: the host's hard limit (ulimit -Hn $(ulimit -Hn))"
+    || echo "note: LimitNOFILE=$(show LimitNOFILE) is cut to $nofile here:" \
+        "the host's hard limit (ulimit -Hn $(ulimit -Hn))"
 
 # --- 3. a VMM, and systemctl restart ------------------------------------------------------------------
 api -f -X PUT --data @/root/vmm-ensure.json "http://127.0.0.1:12345/vmms/$vmm" > /dev/null \
@@ -379,7 +384,8 @@ agent=$(main_pid)
 ping_before=$(show WatchdogTimestampMonotonic)
 pinged() { [ "$(main_pid)" = "$agent" ] && [ "$(show WatchdogTimestampMonotonic)" -gt "$ping_before" ]; }
 if wait_until 15 pinged && ! since "$first_cursor" | grep -qF "Watchdog timeout"; then
-    pass "watchdog: systemd received WATCHDOG=1 (WatchdogTimestampMonotonic $ping_before -> $(show WatchdogTimestampMonotonic));" \
+    pass "watchdog: systemd received WATCHDOG=1" \
+        "(WatchdogTimestampMonotonic $ping_before -> $(show WatchdogTimestampMonotonic));" \
         "no watchdog timeout since the first start"
 else
     fail "watchdog: no WATCHDOG=1 from agent $agent in 15 s (now pid $(main_pid)), or a timeout already:" \
@@ -427,7 +433,8 @@ fi
 ctr sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q sled-agent' > "$work/apt.log" 2>&1 \
     || { cat "$work/apt.log" >&2; die "purge: apt-get purge failed"; }
 if ! ctr test -e /etc/sled-agent/config.toml && ! ctr test -e /etc/default/sled-agent && ! ctr test -L "$wants" \
-    && ctr test -f "/var/lib/sled-agent/vmms/$vmm.json" && [ -z "$(ctr dpkg-query -W -f '${db:Status-Status}' sled-agent 2> /dev/null)" ]
+    && ctr test -f "/var/lib/sled-agent/vmms/$vmm.json" \
+    && [ -z "$(ctr dpkg-query -W -f '${db:Status-Status}' sled-agent 2> /dev/null)" ]
 then
     pass "purge: conffiles and the enablement link are gone; /var/lib/sled-agent (the VMM's record) is kept"
 else
@@ -445,7 +452,10 @@ ctr systemctl start sled-agent || die "reinstall: systemctl start failed"
 readopted "$cursor" "reinstall after purge"
 api -f -X PUT -d '{"state":{"type":"stopped"}}' "http://127.0.0.1:12345/vmms/$vmm/state" > /dev/null \
     || fail "cleanup: PUT /vmms/$vmm/state stopped failed"
-vmm_gone() { ! ctr test -d "$zone" && [ "$(api -o /dev/null -w '%{http_code}' "http://127.0.0.1:12345/vmms/$vmm/state")" = 404 ]; }
+vmm_gone() {
+    ! ctr test -d "$zone" \
+        && [ "$(api -o /dev/null -w '%{http_code}' "http://127.0.0.1:12345/vmms/$vmm/state")" = 404 ]
+}
 if wait_until 60 vmm_gone && ! ctr pgrep -f PropolisSimMain > /dev/null; then
     pass "vmm stopped through the API: its zone and processes are gone, GET /vmms/$vmm/state is 404"
 else
@@ -464,7 +474,8 @@ fi
 nspawn_pid=
 pid1=
 # The container's cgroup tree (removed by cleanup) holds no zone and no process any more.
-left=$(find "$v2/$machine" -name 'oxz_*' 2> /dev/null; find "$v2/$machine" -name cgroup.procs -exec cat {} + 2> /dev/null)
+left=$(find "$v2/$machine" -name 'oxz_*' 2> /dev/null
+    find "$v2/$machine" -name cgroup.procs -exec cat {} + 2> /dev/null)
 [ -z "$left" ] && pass "poweroff: no zone cgroup and no process left in $v2/$machine" \
     || fail "poweroff: left in $v2/$machine: $left"
 echo "systemd test: $((SECONDS - started)) s (container run, rootfs cached)"
