@@ -7,7 +7,8 @@
 #   3. a VMM started through the API keeps its pids across `systemctl restart` and is re-adopted;
 #   4. `systemctl stop` exits the agent cleanly (status 0) and leaves the VMM running (KillMode=process);
 #      `systemctl start` re-adopts it; so does an upgrade (the same .deb installed again: try-restart);
-#   5. a frozen agent (SIGSTOP) is aborted by the watchdog and restarted; the VMM is re-adopted;
+#   5. the WATCHDOG=1 pings reach systemd; a frozen agent (SIGSTOP) is aborted by the watchdog and
+#      restarted; the VMM is re-adopted;
 #   6. `apt-get remove` stops the agent and keeps the conffiles, `apt-get purge` removes them and the
 #      enablement link but keeps /var/lib/sled-agent, whose records a reinstalled agent re-adopts;
 #   7. the VMM is stopped through the API and the container powered off.
