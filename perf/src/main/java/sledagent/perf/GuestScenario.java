@@ -35,6 +35,9 @@ final class GuestScenario
 
     private final PerfAgent perf;
     private final boolean qemu;
+    /** The guest and a directory for the bare-QEMU floors ({@code --vmm qemu} only). */
+    private TinyGuest guest;
+    private Path bareDir;
     private final Map<String, List<Double>> figures = new LinkedHashMap<>();
 
     private GuestScenario(final PerfAgent perf, final boolean qemu)
@@ -47,6 +50,7 @@ final class GuestScenario
     {
         final boolean qemu = "qemu".equals(options.vmm);
         final PerfAgent perf;
+        TinyGuest guest = null;
         if (qemu)
         {
             final String missing = TinyGuest.missing();
@@ -54,8 +58,9 @@ final class GuestScenario
             {
                 throw new IllegalStateException("--vmm qemu needs " + missing);
             }
-            final TinyGuest guest = TinyGuest.build(Path.of("perf/target/guest").toAbsolutePath());
-            perf = PerfAgent.start(cleanup, options.startTimeoutMs, runDir -> guest.vmm().command(runDir));
+            guest = TinyGuest.build(Path.of("perf/target/guest").toAbsolutePath());
+            final TinyGuest booted = guest;
+            perf = PerfAgent.start(cleanup, options.startTimeoutMs, runDir -> booted.vmm().command(runDir));
             System.out.println("VMM: propolis-qemu, " + guest.vmm().describe() + ", guest " + GUEST_MB + " MiB");
         }
         else
@@ -64,11 +69,25 @@ final class GuestScenario
             System.out.println("VMM: propolis-sim");
         }
         final GuestScenario scenario = new GuestScenario(perf, qemu);
+        if (qemu)
+        {
+            scenario.guest = guest;
+            scenario.bareDir = Files.createTempDirectory("sledperf-bare");
+            final Path bareDir = scenario.bareDir;
+            cleanup.push("remove bare QEMU dir " + bareDir, () -> PerfZones.deleteTree(bareDir));
+        }
         for (int i = 0; i < options.vmms; i++)
         {
             scenario.stopOne();
             scenario.forceOne();
             scenario.crashOne();
+            if (qemu)
+            {
+                // The floors, in the same run and round: the same zone kind killed raw, the same guest bare.
+                scenario.rawZoneKillOne();
+                scenario.bareQemuOne(false);
+                scenario.bareQemuOne(true);
+            }
             System.out.printf("  %d/%d rounds%n", i + 1, options.vmms);
         }
         scenario.print(options);
@@ -93,11 +112,13 @@ final class GuestScenario
         start(id);
         final Path zone = perf.zoneDir(id);
         final Instant forceAt = Instant.now();
+        final Instant[] answeredAt = new Instant[1];
         final Thread caller = new Thread(() ->
         {
             try
             {
                 check(perf.client.forceTerminate(id), "force-terminate");
+                answeredAt[0] = Instant.now();
             }
             catch (final Exception ex)
             {
@@ -116,6 +137,11 @@ final class GuestScenario
         }
         final Instant goneAt = Instant.now();
         caller.join(BOUND.toMillis());
+        if (answeredAt[0] == null)
+        {
+            throw new IllegalStateException("force-terminate of " + id + " not answered within " + BOUND);
+        }
+        record("force-terminate -> 200 destroyed answered (ms)", forceAt, answeredAt[0]);
         record("force-terminate -> zone gone (ms)", forceAt, goneAt);
         record("force-terminate -> destroyed published (ms)", forceAt, published(id, VmmState.DESTROYED));
     }
@@ -135,6 +161,67 @@ final class GuestScenario
         record("crash (SIGKILL " + (qemu ? "QEMU" : "sim JVM") + ") -> failed published (ms)", killAt,
             published(id, VmmState.FAILED));
         awaitZoneGone(id);
+    }
+
+    /**
+     * Floor of the kill: a VMM started by the agent as for the others, then its zone killed from here, raw:
+     * {@code 1 > cgroup.kill} -> {@code populated 0} in {@code cgroup.events} (read in a spin loop). The agent
+     * notices the exit afterwards and cleans up (failed published, zone removed).
+     */
+    private void rawZoneKillOne() throws Exception
+    {
+        final UUID id = UUID.randomUUID();
+        start(id);
+        final Path zone = perf.zoneDir(id);
+        final Path events = zone.resolve("cgroup.events");
+        final long deadlineNs = System.nanoTime() + BOUND.toNanos();
+        final long t0 = System.nanoTime();
+        Files.writeString(zone.resolve("cgroup.kill"), "1");
+        while (true)
+        {
+            try
+            {
+                if (Files.readString(events).contains("populated 0"))
+                {
+                    break;
+                }
+            }
+            catch (final NoSuchFileException ex)
+            {
+                // Removed: it was empty.
+                break;
+            }
+            if (System.nanoTime() - deadlineNs > 0)
+            {
+                throw new IllegalStateException("zone of " + id + " not empty " + BOUND + " after cgroup.kill");
+            }
+            Thread.onSpinWait();
+        }
+        recordNs("raw: cgroup.kill of a propolis-qemu zone -> populated 0 (ms)", System.nanoTime() - t0);
+        published(id, VmmState.FAILED);
+        awaitZoneGone(id);
+    }
+
+    /** Floor of start and of the end: the same guest in a bare QEMU; exec -> marker, then quit or SIGKILL -> exit. */
+    private void bareQemuOne(final boolean sigkill) throws Exception
+    {
+        try (BareQemu bare = BareQemu.start(guest, GUEST_MB, "tcg", bareDir))
+        {
+            recordNs("raw: bare QEMU exec -> guest marker on serial (ms)", bare.awaitMarkerNs());
+            if (sigkill)
+            {
+                recordNs("raw: SIGKILL of bare QEMU -> exit seen by its parent (ms)", bare.sigkillNs());
+            }
+            else
+            {
+                recordNs("raw: bare QEMU's own quit (QMP) -> exit (ms)", bare.quitNs());
+            }
+        }
+    }
+
+    private void recordNs(final String name, final long ns)
+    {
+        figures.computeIfAbsent(name, k -> new ArrayList<>()).add(ns / 1e6);
     }
 
     /** Registers and runs a VMM; records register -> running (and -> marker); returns its address. */
@@ -253,7 +340,7 @@ final class GuestScenario
         {
             final List<Double> values = new ArrayList<>(entry.getValue());
             values.sort(null);
-            table.append(String.format("%-62s %9.1f %9.1f %9.1f%n", entry.getKey(), values.get(0),
+            table.append(String.format("%-62s %9.2f %9.2f %9.2f%n", entry.getKey(), values.get(0),
                 values.get(values.size() / 2), values.get(values.size() - 1)));
         }
         System.out.print(table);
