@@ -112,6 +112,7 @@ final class GuestScenario
         start(id);
         final Path zone = perf.zoneDir(id);
         final Instant forceAt = Instant.now();
+        final long forceNs = System.nanoTime();
         final Instant[] answeredAt = new Instant[1];
         final Thread caller = new Thread(() ->
         {
@@ -143,6 +144,13 @@ final class GuestScenario
         }
         record("force-terminate -> 200 destroyed answered (ms)", forceAt, answeredAt[0]);
         record("force-terminate -> zone gone (ms)", forceAt, goneAt);
+        // Where the agent's time goes, from its own zone backend (moments taken on the teardown's thread).
+        final TimedZones.Times times = perf.timedZones.times(PerfAgent.zoneName(id)).orElse(null);
+        if (times != null && times.killStartNs != 0 && times.emptyNs != 0)
+        {
+            recordNs("  agent: request -> its cgroup.kill began (ms)", times.killStartNs - forceNs);
+            recordNs("  agent: its cgroup.kill -> its awaitEmpty saw empty (ms)", times.emptyNs - times.killStartNs);
+        }
         record("force-terminate -> destroyed published (ms)", forceAt, published(id, VmmState.DESTROYED));
     }
 

@@ -288,5 +288,7 @@ public final class GroupCommitWriter implements AutoCloseable
         {
             LOG.severe(() -> "record writer did not drain within " + CLOSE_BOUND_MS + " ms (disk stuck?)");
         }
+        final long[] done = counts();
+        LOG.info(() -> "record writer closed: " + done[1] + " write(s) in " + done[0] + " batch(es)");
     }
 }
