@@ -194,9 +194,13 @@ final class GuestScenario
                     break;
                 }
             }
-            catch (final NoSuchFileException ex)
+            catch (final IOException ex)
             {
-                // Removed: it was empty.
+                // NoSuchFile, or ENODEV from a file whose cgroup was removed meanwhile: the agent saw it empty first.
+                if (Files.isDirectory(zone))
+                {
+                    throw ex;
+                }
                 break;
             }
             if (System.nanoTime() - deadlineNs > 0)
