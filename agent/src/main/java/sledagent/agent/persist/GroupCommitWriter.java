@@ -12,11 +12,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * Group commit of VMM record files: one dedicated thread takes every write queued meanwhile (several VMMs'), writes
- * their temporary files, makes them durable with <em>one</em> sync, renames them over the records and syncs the
- * directory once. A write's future completes only after the syncs that cover it, so whatever waits on it (a reply,
- * a publish) never runs ahead of the disk. Writes of one VMM are applied in the order they were queued (one thread,
- * FIFO; two in one batch are coalesced: the later wins, both complete with it).
+ * Group commit of VMM record files: one dedicated thread takes every write queued meanwhile (several VMMs'),
+ * writes their temporary files, makes them durable together (one sync step for the batch, see {@link FsSync}),
+ * renames them over the records and syncs the directory once. A write's future completes only after the syncs that
+ * cover it, so whatever waits on it (a reply, a publish) never runs ahead of the disk. Writes of one VMM are
+ * applied in the order they were queued (one thread, FIFO; two in one batch are coalesced: the later wins, both
+ * complete with it).
  *
  * <p>Bounded: at most {@code capacity} writes wait; one more fails at once ({@link QueueFullException}), never
  * blocks the caller. {@link #close} takes no more and drains what is queued (bounded wait for the thread).

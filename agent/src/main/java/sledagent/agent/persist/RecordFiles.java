@@ -12,8 +12,9 @@ import java.util.UUID;
 
 /**
  * The record files of {@link FileVmmStore} as a {@link GroupCommitWriter.Disk}: {@code <id>.json} and its
- * {@code <id>.json.tmp}. Temporary files of a batch are made durable with one {@code syncfs} when there are several
- * (one {@code fsync} when there is one, or where {@code syncfs} is missing, one per file).
+ * {@code <id>.json.tmp}. Temporary files of a batch are made durable together ({@link FsSync#syncAll}: writeback
+ * started for all, then one fsync each, which share the journal commit) when there are several; one {@code fsync}
+ * when there is one (or where that is not available, one per file).
  */
 final class RecordFiles implements GroupCommitWriter.Disk
 {
@@ -21,12 +22,13 @@ final class RecordFiles implements GroupCommitWriter.Disk
     static final String TMP_SUFFIX = ".tmp";
 
     private final Path dir;
-    private final boolean syncFs;
+    private final boolean together;
 
-    RecordFiles(final Path dir, final boolean syncFs)
+    /** {@code together}: sync a batch's temporary files together where the platform allows. */
+    RecordFiles(final Path dir, final boolean together)
     {
         this.dir = dir;
-        this.syncFs = syncFs && FsSync.available();
+        this.together = together && FsSync.available();
     }
 
     Path file(final UUID propolisId)
@@ -56,9 +58,9 @@ final class RecordFiles implements GroupCommitWriter.Disk
     @Override
     public void syncTemps(final List<UUID> propolisIds) throws IOException
     {
-        if (propolisIds.size() > 1 && syncFs)
+        if (propolisIds.size() > 1 && together)
         {
-            FsSync.syncFs(dir);
+            FsSync.syncAll(propolisIds.stream().map(this::temp).toList());
             return;
         }
         for (final UUID id : propolisIds)
