@@ -11,13 +11,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Several files made durable for about the price of one: the writeback of all of them is started first
- * ({@code sync_file_range(SYNC_FILE_RANGE_WRITE)}), then each is {@code fsync}ed; the fsyncs then wait on I/O
- * already under way and share the filesystem's journal commit instead of forcing one each. Unlike
- * {@code syncfs(2)} it never flushes other files of the filesystem (measured on this machine's ext4: 8 files in 0.6
- * ms against 1.3-1.5 ms for 8 plain fsyncs; {@code syncfs} was as fast when the disk was idle and far slower
- * when other processes were writing). Linux only; elsewhere {@link #available()} is false and callers fsync each
- * file.
+ * Several files made durable in one step: the writeback of all of them is started first
+ * ({@code sync_file_range(SYNC_FILE_RANGE_WRITE)}), then each is {@code fsync}ed, so the fsyncs wait on I/O already
+ * under way and may share the filesystem's journal commit. Unlike {@code syncfs(2)} it never flushes other files of
+ * the filesystem (perf/RESULTS.md, issue 14: on this machine's shared disk the ways could not be told apart from
+ * the noise). Linux only; elsewhere {@link #available()} is false and callers fsync each file.
  */
 final class FsSync
 {
