@@ -77,6 +77,17 @@ final class GuestScenario
             final Path bareDir = scenario.bareDir;
             cleanup.push("remove bare QEMU dir " + bareDir, () -> PerfZones.deleteTree(bareDir));
         }
+        for (int i = 0; i < options.warmup; i++)
+        {
+            // Warms the agent's and the tool's code on the same paths; nothing recorded.
+            scenario.forceOne();
+            scenario.crashOne();
+        }
+        scenario.figures.clear();
+        if (options.warmup > 0)
+        {
+            System.out.printf("  %d warm-up round(s) of force-terminate and crash, not recorded%n", options.warmup);
+        }
         for (int i = 0; i < options.vmms; i++)
         {
             scenario.stopOne();
