@@ -41,7 +41,7 @@ final class CrashDetectScenario
         metrics.define("rmdir-to-nexus", "rmdir done -> Nexus received failed (actor, publish, HTTP)");
         metrics.define("rmdir-to-get-state", "rmdir done -> GET /state poll saw failed");
         metrics.define("store-writes",
-            "record writes (VmmStore save/delete: write, fsync, rename, fsync dir) on the actor, "
+            "record writes (VmmStore save/delete, queued by the actor -> acknowledged after their sync), "
                 + "kill -> Nexus got failed, summed");
         metrics.define("store-write", "one record write of those, each");
         metrics.csvColumns("i", "propolis_id", "sim_pid", "nexus_failed_us", "get_state_failed_us", "seen_as",

@@ -48,7 +48,7 @@ final class ForceTerminateScenario
         metrics.define("rmdir-to-answer", "rmdir done -> answer read (teardown end, actor, reply, HTTP out)");
         metrics.define("rmdir-to-nexus", "rmdir done -> Nexus received destroyed (actor, publish, HTTP)");
         metrics.define("store-writes",
-            "record writes (VmmStore save/delete: write, fsync, rename, fsync dir) on the actor, "
+            "record writes (VmmStore save/delete, queued by the actor -> acknowledged after their sync), "
                 + "request -> answer, summed");
         metrics.define("store-write", "one record write of those, each");
         metrics.define("get-state-rtt", "GET /state round trip, 3rd on the same connection (HTTP floor)");

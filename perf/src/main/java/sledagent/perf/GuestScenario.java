@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
@@ -31,11 +32,14 @@ import sledagent.hypervisor.sim.PropolisSimLauncher;
 final class GuestScenario
 {
     private static final Duration BOUND = Duration.ofSeconds(90);
-    /** The guest's memory, the same for ours, libvirt's and bare QEMU. */
+    /** The guest's memory: the same for ours, the bare QEMU's and libvirt's. */
     static final int GUEST_MB = 192;
 
     private final PerfAgent perf;
     private final boolean qemu;
+    /** The guest and a directory for the bare-QEMU floors ({@code --vmm qemu} only). */
+    private TinyGuest guest;
+    private Path bareDir;
     private final Map<String, List<Double>> figures = new LinkedHashMap<>();
 
     private GuestScenario(final PerfAgent perf, final boolean qemu)
@@ -47,26 +51,55 @@ final class GuestScenario
     static void run(final StopLatency.Options options, final Cleanup cleanup) throws Exception
     {
         final GuestScenario scenario = start(options, cleanup);
+        final boolean qemu = scenario.qemu;
+        for (int i = 0; i < options.warmup; i++)
+        {
+            // Warms the agent's and the tool's code on the same paths; nothing recorded.
+            scenario.forceOne();
+            scenario.crashOne();
+        }
+        scenario.figures.clear();
+        if (options.warmup > 0)
+        {
+            System.out.printf("  %d warm-up round(s) of force-terminate and crash, not recorded%n", options.warmup);
+        }
         for (int i = 0; i < options.vmms; i++)
         {
             scenario.stopOne();
             scenario.forceOne();
             scenario.crashOne();
+            if (qemu)
+            {
+                // The floors, in the same run and round: the same zone kind killed raw, the same guest bare.
+                scenario.rawZoneKillOne();
+                scenario.bareQemuOne(false);
+                scenario.bareQemuOne(true);
+            }
             System.out.printf("  %d/%d rounds%n", i + 1, options.vmms);
         }
         scenario.print(options, "guest-" + options.vmm + ".txt",
             String.format("guest --vmm %s, n=%d each%n", options.vmm, options.vmms));
     }
 
-    /** An in-process agent (undone by {@code cleanup}) running {@code --vmm}'s VMMs: the tiny guest for qemu. */
+    /**
+     * An in-process agent (undone by {@code cleanup}) running {@code --vmm}'s VMMs: propolis-sim, or propolis-qemu
+     * booting the tiny guest (built once under {@code perf/target/guest}), with a directory for the bare-QEMU floors.
+     */
     static GuestScenario start(final StopLatency.Options options, final Cleanup cleanup) throws Exception
     {
         final boolean qemu = "qemu".equals(options.vmm);
         final PerfAgent perf;
+        TinyGuest guest = null;
         if (qemu)
         {
-            final TinyGuest guest = guest();
-            perf = PerfAgent.start(cleanup, options.startTimeoutMs, runDir -> guest.vmm().command(runDir));
+            final String missing = TinyGuest.missing();
+            if (missing != null)
+            {
+                throw new IllegalStateException("--vmm qemu needs " + missing);
+            }
+            guest = TinyGuest.build(Path.of("perf/target/guest").toAbsolutePath());
+            final TinyGuest booted = guest;
+            perf = PerfAgent.start(cleanup, options.startTimeoutMs, runDir -> booted.vmm().command(runDir));
             System.out.println("VMM: propolis-qemu, " + guest.vmm().describe() + ", guest " + GUEST_MB + " MiB");
         }
         else
@@ -74,22 +107,19 @@ final class GuestScenario
             perf = PerfAgent.start(cleanup, options.startTimeoutMs, runDir -> PropolisSimLauncher::command);
             System.out.println("VMM: propolis-sim");
         }
-        return new GuestScenario(perf, qemu);
-    }
-
-    /** The tiny guest, built once under {@code perf/target/guest}. */
-    static TinyGuest guest() throws IOException, InterruptedException
-    {
-        final String missing = TinyGuest.missing();
-        if (missing != null)
+        final GuestScenario scenario = new GuestScenario(perf, qemu);
+        if (qemu)
         {
-            throw new IllegalStateException("a real guest needs " + missing);
+            scenario.guest = guest;
+            scenario.bareDir = Files.createTempDirectory("sledperf-bare");
+            final Path bareDir = scenario.bareDir;
+            cleanup.push("remove bare QEMU dir " + bareDir, () -> PerfZones.deleteTree(bareDir));
         }
-        return TinyGuest.build(Path.of("perf/target/guest").toAbsolutePath());
+        return scenario;
     }
 
     /** Register, run, (marker), RSS, stop -> destroyed. */
-    void stopOne() throws Exception
+    private void stopOne() throws Exception
     {
         final UUID id = UUID.randomUUID();
         final String addr = start(id);
@@ -100,25 +130,53 @@ final class GuestScenario
         awaitZoneGone(id);
     }
 
-    /** Register, run, (marker), force-terminate -> zone gone -> destroyed published. */
+    /**
+     * Register, run, (marker), force-terminate -> answer / zone gone / destroyed published. The request goes out on
+     * a connection opened and warmed (3 {@code GET /state}) beforehand, as in {@code force-terminate}, so that no
+     * thread start or connection set-up of the tool is charged to the agent.
+     */
     void forceOne() throws Exception
     {
         final UUID id = UUID.randomUUID();
         start(id);
         final Path zone = perf.zoneDir(id);
-        final Instant forceAt = Instant.now();
+        final long[] sentNs = new long[1];
+        final long[] answerNs = new long[1];
+        final Instant[] sentAt = new Instant[1];
+        final Exception[] failure = new Exception[1];
+        final CountDownLatch ready = new CountDownLatch(1);
         final Thread caller = new Thread(() ->
         {
-            try
+            try (RawHttp http = perf.connect())
             {
-                check(perf.client.forceTerminate(id), "force-terminate");
+                for (int k = 0; k < 3; k++)
+                {
+                    http.request("GET", "/vmms/" + id + "/state", null);
+                }
+                ready.countDown();
+                sentAt[0] = Instant.now();
+                sentNs[0] = System.nanoTime();
+                final RawHttp.Answer answer = http.request("POST", "/vmms/" + id + "/force-terminate", null);
+                answerNs[0] = System.nanoTime();
+                if (answer.status() != 200 || !answer.body().contains("\"destroyed\""))
+                {
+                    throw new IllegalStateException("force-terminate " + id + ": " + answer);
+                }
             }
             catch (final Exception ex)
             {
-                throw new IllegalStateException(ex);
+                failure[0] = ex;
+            }
+            finally
+            {
+                ready.countDown();
             }
         }, "force-terminate");
         caller.start();
+        if (!ready.await(BOUND.toMillis(), TimeUnit.MILLISECONDS))
+        {
+            throw new IllegalStateException("no connection to the agent within " + BOUND);
+        }
         final long deadlineNs = System.nanoTime() + BOUND.toNanos();
         while (Files.exists(zone))
         {
@@ -128,10 +186,22 @@ final class GuestScenario
             }
             Thread.onSpinWait();
         }
-        final Instant goneAt = Instant.now();
+        final long goneNs = System.nanoTime();
         caller.join(BOUND.toMillis());
-        record("force-terminate -> zone gone (ms)", forceAt, goneAt);
-        record("force-terminate -> destroyed published (ms)", forceAt, published(id, VmmState.DESTROYED));
+        if (failure[0] != null || answerNs[0] == 0)
+        {
+            throw new IllegalStateException("force-terminate of " + id + " not answered within " + BOUND, failure[0]);
+        }
+        recordNs("force-terminate -> 200 destroyed answered (ms)", answerNs[0] - sentNs[0]);
+        recordNs("force-terminate -> zone gone (ms)", goneNs - sentNs[0]);
+        // Where the agent's time goes, from its own zone backend (moments taken on the teardown's thread).
+        final TimedZones.Times times = perf.timedZones.times(PerfAgent.zoneName(id)).orElse(null);
+        if (times != null && times.killStartNs != 0 && times.emptyNs != 0)
+        {
+            recordNs("  agent: request -> its cgroup.kill began (ms)", times.killStartNs - sentNs[0]);
+            recordNs("  agent: its cgroup.kill -> its awaitEmpty saw empty (ms)", times.emptyNs - times.killStartNs);
+        }
+        record("force-terminate -> destroyed published (ms)", sentAt[0], published(id, VmmState.DESTROYED));
     }
 
     /** Register, run, (marker), SIGKILL QEMU (or the sim's JVM) -> failed published. */
@@ -151,8 +221,73 @@ final class GuestScenario
         awaitZoneGone(id);
     }
 
+    /**
+     * Floor of the kill: a VMM started by the agent as for the others, then its zone killed from here, raw:
+     * {@code 1 > cgroup.kill} -> {@code populated 0} in {@code cgroup.events} (read in a spin loop). The agent
+     * notices the exit afterwards and cleans up (failed published, zone removed).
+     */
+    private void rawZoneKillOne() throws Exception
+    {
+        final UUID id = UUID.randomUUID();
+        start(id);
+        final Path zone = perf.zoneDir(id);
+        final Path events = zone.resolve("cgroup.events");
+        final long deadlineNs = System.nanoTime() + BOUND.toNanos();
+        final long t0 = System.nanoTime();
+        Files.writeString(zone.resolve("cgroup.kill"), "1");
+        while (true)
+        {
+            try
+            {
+                if (Files.readString(events).contains("populated 0"))
+                {
+                    break;
+                }
+            }
+            catch (final IOException ex)
+            {
+                // NoSuchFile, or ENODEV from a file whose cgroup was removed meanwhile: the agent saw it empty first.
+                if (Files.isDirectory(zone))
+                {
+                    throw ex;
+                }
+                break;
+            }
+            if (System.nanoTime() - deadlineNs > 0)
+            {
+                throw new IllegalStateException("zone of " + id + " not empty " + BOUND + " after cgroup.kill");
+            }
+            Thread.onSpinWait();
+        }
+        recordNs("raw: cgroup.kill of a propolis-qemu zone -> populated 0 (ms)", System.nanoTime() - t0);
+        published(id, VmmState.FAILED);
+        awaitZoneGone(id);
+    }
+
+    /** Floor of start and of the end: the same guest in a bare QEMU; exec -> marker, then quit or SIGKILL -> exit. */
+    void bareQemuOne(final boolean sigkill) throws Exception
+    {
+        try (BareQemu bare = BareQemu.start(guest, GUEST_MB, "tcg", bareDir))
+        {
+            recordNs("raw: bare QEMU exec -> guest marker on serial (ms)", bare.awaitMarkerNs());
+            if (sigkill)
+            {
+                recordNs("raw: SIGKILL of bare QEMU -> exit seen by its parent (ms)", bare.sigkillNs());
+            }
+            else
+            {
+                recordNs("raw: bare QEMU's own quit (QMP) -> exit (ms)", bare.quitNs());
+            }
+        }
+    }
+
+    private void recordNs(final String name, final long ns)
+    {
+        figures.computeIfAbsent(name, k -> new ArrayList<>()).add(ns / 1e6);
+    }
+
     /** Registers and runs a VMM; records register -> running (and -> marker); returns its address. */
-    String start(final UUID id) throws Exception
+    private String start(final UUID id) throws Exception
     {
         final String addr = PerfAgent.freeAddr();
         final Instant registerAt = Instant.now();
@@ -245,7 +380,7 @@ final class GuestScenario
         return -1;
     }
 
-    void record(final String name, final Instant from, final Instant to)
+    private void record(final String name, final Instant from, final Instant to)
     {
         figures.computeIfAbsent(name, k -> new ArrayList<>()).add(Duration.between(from, to).toNanos() / 1e6);
     }
@@ -258,13 +393,25 @@ final class GuestScenario
         }
     }
 
-    /** Adds one figure in milliseconds. */
-    void record(final String name, final Duration took)
+    /** The tiny guest ({@code --vmm qemu}), or null. */
+    TinyGuest guest()
     {
-        figures.computeIfAbsent(name, k -> new ArrayList<>()).add(took.toNanos() / 1e6);
+        return guest;
     }
 
-    /** The median of a figure so far (ms), or NaN. */
+    /** Forgets every figure so far (after warm-up rounds). */
+    void clearFigures()
+    {
+        figures.clear();
+    }
+
+    /** Adds one sample of a figure in milliseconds. */
+    void record(final String name, final Duration took)
+    {
+        recordNs(name, took.toNanos());
+    }
+
+    /** The median of a figure so far (ms), or NaN if it has none. */
     double median(final String name)
     {
         final List<Double> values = new ArrayList<>(figures.getOrDefault(name, List.of()));
@@ -272,7 +419,7 @@ final class GuestScenario
         return values.isEmpty() ? Double.NaN : values.get(values.size() / 2);
     }
 
-    /** Prints the table (min / median / max of each figure) after {@code title}, and writes it to {@code --out}. */
+    /** Prints {@code title} and the table (n, min / median / max of each figure), and writes it to {@code --out}. */
     void print(final StopLatency.Options options, final String fileName, final String title) throws IOException
     {
         final StringBuilder table = new StringBuilder(title);
@@ -281,7 +428,7 @@ final class GuestScenario
         {
             final List<Double> values = new ArrayList<>(entry.getValue());
             values.sort(null);
-            table.append(String.format("%-74s %4d %9.1f %9.1f %9.1f%n", entry.getKey(), values.size(), values.get(0),
+            table.append(String.format("%-74s %4d %9.2f %9.2f %9.2f%n", entry.getKey(), values.size(), values.get(0),
                 values.get(values.size() / 2), values.get(values.size() - 1)));
         }
         System.out.print(table);

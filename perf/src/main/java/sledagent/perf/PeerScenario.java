@@ -6,14 +6,18 @@ import sledagent.agent.demo.TinyGuest;
 
 /**
  * {@code StopLatency peer --vmms N}: our agent beside libvirt and bare QEMU, on the same tiny guest, interleaved so
- * that both see the same machine: each round is ours (register -> marker, force-terminate -> destroyed at Nexus;
- * register -> marker, SIGKILL of QEMU -> failed at Nexus), then libvirt's (virsh start -> marker, virsh destroy ->
- * shut off; virsh start -> marker, SIGKILL of its QEMU -> lifecycle event), then bare QEMU (exec -> marker). N rounds
- * with libvirtd a plain child of this JVM (a QEMU it kills is reaped by the sandbox's PID 1), then N with libvirtd
- * under a {@link Subreaper} (reaped at once).
+ * that both see the same machine (A B A B): each round is ours (register -> marker, force-terminate -> destroyed at
+ * Nexus; register -> marker, SIGKILL of QEMU -> failed at Nexus), then libvirt's (virsh start -> marker, virsh
+ * destroy -> shut off; virsh start -> marker, SIGKILL of its QEMU -> lifecycle event), then bare QEMU (exec -> marker,
+ * SIGKILL -> exit). N rounds with libvirtd a plain child of this JVM (a QEMU it kills is reaped by the sandbox's
+ * PID 1), then N with libvirtd under a {@link Subreaper} (reaped at once). {@code --warmup K} rounds of ours first.
  */
 final class PeerScenario
 {
+    private static final String OURS_FORCE = "force-terminate -> destroyed published (ms)";
+    private static final String OURS_MARKER = "register -> guest marker on serial (ms)";
+    private static final String BARE_MARKER = "raw: bare QEMU exec -> guest marker on serial (ms)";
+
     private PeerScenario()
     {
     }
@@ -26,8 +30,17 @@ final class PeerScenario
             throw new IllegalStateException("peer needs " + missing);
         }
         options.vmm = "qemu";
-        final TinyGuest guest = GuestScenario.guest();
         final GuestScenario ours = GuestScenario.start(options, cleanup);
+        final TinyGuest guest = ours.guest();
+        for (int i = 0; i < options.warmup; i++)
+        {
+            ours.forceOne();
+            ours.crashOne();
+        }
+        if (options.warmup > 0)
+        {
+            ours.clearFigures();
+        }
         String versions = "";
         for (final boolean subreaper : new boolean[] {false, true})
         {
@@ -45,20 +58,18 @@ final class PeerScenario
                     ours.record("libvirt (" + mode + "): virsh destroy -> shut off (ms)", libvirt.destroy());
                     ours.record("libvirt: virsh start -> guest marker in its serial log (ms)", libvirt.startToMarker());
                     ours.record("libvirt (" + mode + "): SIGKILL QEMU -> lifecycle event (ms)", libvirt.crash());
-                    ours.record("bare QEMU: exec -> guest marker on stdout (ms)",
-                        BareQemu.execToMarker(guest, GuestScenario.GUEST_MB));
+                    ours.bareQemuOne(true);
                     System.out.printf("  %s: %d/%d rounds%n", mode, i + 1, options.vmms);
                 }
             }
         }
         ours.print(options, "peer.txt", String.format("peer: ours (propolis-qemu) beside libvirt (%s) and bare QEMU,"
             + " %d rounds per libvirtd mode, interleaved%n", versions, options.vmms));
-        final double forced = ours.median("force-terminate -> destroyed published (ms)");
-        System.out.printf("virsh destroy / our force-terminate (medians): %.0fx under PID 1, %.0fx under a subreaper%n",
-            ours.median("libvirt (libvirtd under PID 1): virsh destroy -> shut off (ms)") / forced,
+        final double forced = ours.median(OURS_FORCE);
+        System.out.printf("virsh destroy / our force-terminate -> Nexus ack (medians): %.0fx under PID 1, %.0fx under"
+            + " a subreaper%n", ours.median("libvirt (libvirtd under PID 1): virsh destroy -> shut off (ms)") / forced,
             ours.median("libvirt (libvirtd under a subreaper): virsh destroy -> shut off (ms)") / forced);
-        System.out.printf("register -> marker minus bare exec -> marker (medians): %.0f ms%n",
-            ours.median("register -> guest marker on serial (ms)")
-                - ours.median("bare QEMU: exec -> guest marker on stdout (ms)"));
+        System.out.printf("our register -> marker minus bare exec -> marker (medians): %.0f ms%n",
+            ours.median(OURS_MARKER) - ours.median(BARE_MARKER));
     }
 }

@@ -63,7 +63,7 @@ final class PerfAgent
         this.address = new InetSocketAddress("127.0.0.1", agent.server().address().getPort());
         this.client = new AgentHttpClient(URI.create("http://127.0.0.1:" + address.getPort()), CALL_TIMEOUT);
         System.out.println("teardown split: on (kill, empty and rmdir timed on the teardown's thread)");
-        System.out.println("record writes: timed (VmmStore.save/delete on the actor's thread), state dir " + stateDir);
+        System.out.println("record writes: timed (VmmStore writes, queued -> acknowledged), state dir " + stateDir);
     }
 
     /** Starts an agent on a fresh zone root; {@code startTimeoutMs} bounds each VMM's start. */

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import sledagent.agent.core.AgentContext;
@@ -13,9 +14,11 @@ import sledagent.agent.vmm.StoredVmm;
 import sledagent.agent.vmm.VmmStore;
 
 /**
- * The agent's {@link VmmStore} with each write timed on the calling thread (the VMM's actor, which writes the
- * record before it answers or publishes). Given to the agent through {@link AgentContext#store}, so every actor
- * gets it; everything else (the kill journal, recovery) goes straight to the wrapped store.
+ * The agent's {@link VmmStore} with each write timed from its submission (on the VMM's actor) to its acknowledgement
+ * (after the group commit's sync that covers it; the actor waits for it before it answers or publishes, except for
+ * a kill's record and a terminal one, which it does not wait for). Given to the agent through
+ * {@link AgentContext#store}, so every actor gets it; everything else (the kill journal, recovery) goes straight to
+ * the wrapped store.
  */
 final class TimedStore implements VmmStore
 {
@@ -67,6 +70,38 @@ final class TimedStore implements VmmStore
             writes.computeIfAbsent(propolisId, id -> new CopyOnWriteArrayList<>())
                 .add(new Write(start, System.nanoTime(), "delete"));
         }
+    }
+
+    @Override
+    public CompletableFuture<Void> saveAsync(final StoredVmm vmm)
+    {
+        return timed(vmm.propolisId(), "save", delegate.saveAsync(vmm));
+    }
+
+    @Override
+    public CompletableFuture<Void> deleteAsync(final UUID propolisId)
+    {
+        return timed(propolisId, "delete", delegate.deleteAsync(propolisId));
+    }
+
+    /** A queued write, timed from its submission to its acknowledgement (after the sync that covers it). */
+    private CompletableFuture<Void> timed(final UUID propolisId, final String kind, final CompletableFuture<Void> write)
+    {
+        final long start = System.nanoTime();
+        return write.whenComplete((ignored, ex) -> writes.computeIfAbsent(propolisId,
+            id -> new CopyOnWriteArrayList<>()).add(new Write(start, System.nanoTime(), kind)));
+    }
+
+    @Override
+    public boolean journalKillAhead(final UUID propolisId, final KillIntent intent)
+    {
+        return delegate.journalKillAhead(propolisId, intent);
+    }
+
+    @Override
+    public boolean syncJournal()
+    {
+        return delegate.syncJournal();
     }
 
     @Override

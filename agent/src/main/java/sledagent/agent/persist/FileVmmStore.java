@@ -3,18 +3,18 @@ package sledagent.agent.persist;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.logging.Logger;
 import sledagent.agent.vmm.KillIntent;
 import sledagent.agent.vmm.StoredVmm;
@@ -22,21 +22,28 @@ import sledagent.agent.vmm.VmmStore;
 import sledagent.api.Json;
 
 /**
- * One JSON file per VMM under {@code <state-dir>/vmms/}. A write goes to a temporary file, which is fsynced,
- * renamed over the record, and then the directory is fsynced: after a crash or a full disk the old record or
- * the new one is there, whole. Temporary files left by a crash are removed at load and never read.
+ * One JSON file per VMM under {@code <state-dir>/vmms/}. A write goes to a temporary file, which is synced,
+ * renamed over the record, and then the directory is synced: after a crash or a full disk the old record or
+ * the new one is there, whole. Temporary files left by a crash are removed at load and never read. Writes go
+ * through one {@link GroupCommitWriter}: the writes of several VMMs queued together share one sync, and a write
+ * is acknowledged (its future completes, {@link #save} returns) only after the syncs that cover it.
  */
 public final class FileVmmStore implements VmmStore, AutoCloseable
 {
     private static final Logger LOG = Logger.getLogger(FileVmmStore.class.getName());
-    private static final String SUFFIX = ".json";
-    private static final String TMP_SUFFIX = ".tmp";
+    private static final String SUFFIX = RecordFiles.SUFFIX;
+    private static final String TMP_SUFFIX = RecordFiles.TMP_SUFFIX;
+    /** Writes that may wait for the writer; one more fails at once (the record falls behind and is retried). */
+    public static final int WRITE_QUEUE = 4096;
+    /** How long a blocking {@link #save} waits for its batch. */
+    private static final long AWAIT_BOUND_MS = 30_000;
     private static final ObjectWriter WRITER = Json.mapper().writerFor(StoredVmm.class);
     private static final ObjectReader READER = Json.mapper().readerFor(StoredVmm.class);
 
     private static final String JOURNAL = "kill-journal";
 
     private final Path dir;
+    private final GroupCommitWriter writer;
     /** Null if it could not be made at start (a full disk then): kills still go ahead, unjournalled. */
     private final KillJournal journal;
 
@@ -61,12 +68,25 @@ public final class FileVmmStore implements VmmStore, AutoCloseable
                 + "record cannot be written will not survive a restart of the agent");
         }
         this.journal = opened;
+        this.writer = new GroupCommitWriter(new RecordFiles(dir, true), WRITE_QUEUE, "sled-record-writer");
     }
 
     @Override
     public boolean journalKill(final UUID propolisId, final KillIntent intent)
     {
         return journal != null && journal.append(propolisId, intent);
+    }
+
+    @Override
+    public boolean journalKillAhead(final UUID propolisId, final KillIntent intent)
+    {
+        return journal != null && journal.appendUnsynced(propolisId, intent);
+    }
+
+    @Override
+    public boolean syncJournal()
+    {
+        return journal != null && journal.sync();
     }
 
     @Override
@@ -96,6 +116,8 @@ public final class FileVmmStore implements VmmStore, AutoCloseable
     @Override
     public void close() throws IOException
     {
+        // Drains first: a queued write's future must complete before the journal it may settle is closed.
+        writer.close();
         if (journal != null)
         {
             journal.close();
@@ -110,37 +132,56 @@ public final class FileVmmStore implements VmmStore, AutoCloseable
     @Override
     public void save(final StoredVmm vmm) throws IOException
     {
-        final Path target = file(vmm.propolisId());
-        final Path tmp = dir.resolve(vmm.propolisId() + SUFFIX + TMP_SUFFIX);
-        final byte[] bytes = WRITER.writeValueAsBytes(vmm);
+        await(saveAsync(vmm));
+    }
+
+    @Override
+    public CompletableFuture<Void> saveAsync(final StoredVmm vmm)
+    {
+        final byte[] bytes;
         try
         {
-            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING))
-            {
-                final ByteBuffer buffer = ByteBuffer.wrap(bytes);
-                while (buffer.hasRemaining())
-                {
-                    channel.write(buffer);
-                }
-                channel.force(true);
-            }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            bytes = WRITER.writeValueAsBytes(vmm);
         }
         catch (final IOException ex)
         {
-            // A full disk leaves a short temporary file: remove it; the old record is untouched.
-            Files.deleteIfExists(tmp);
-            throw ex;
+            return CompletableFuture.failedFuture(ex);
         }
-        syncDir();
+        return writer.save(vmm.propolisId(), bytes);
     }
 
     @Override
     public void delete(final UUID propolisId) throws IOException
     {
-        Files.deleteIfExists(file(propolisId));
-        syncDir();
+        await(deleteAsync(propolisId));
+    }
+
+    @Override
+    public CompletableFuture<Void> deleteAsync(final UUID propolisId)
+    {
+        return writer.delete(propolisId);
+    }
+
+    /** Waits (bounded) for a queued write; its failure as an IOException. */
+    private static void await(final CompletableFuture<Void> write) throws IOException
+    {
+        try
+        {
+            write.get(AWAIT_BOUND_MS, TimeUnit.MILLISECONDS);
+        }
+        catch (final ExecutionException ex)
+        {
+            throw ex.getCause() instanceof IOException io ? io : new IOException(ex.getCause());
+        }
+        catch (final TimeoutException ex)
+        {
+            throw new IOException("record write not done within " + AWAIT_BOUND_MS + " ms (disk stuck?)", ex);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted waiting for a record write", ex);
+        }
     }
 
     @Override
@@ -179,17 +220,4 @@ public final class FileVmmStore implements VmmStore, AutoCloseable
         return vmms;
     }
 
-    private Path file(final UUID propolisId)
-    {
-        return dir.resolve(propolisId + SUFFIX);
-    }
-
-    /** fsync of the directory, so the rename itself is durable. */
-    private void syncDir() throws IOException
-    {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ))
-        {
-            channel.force(true);
-        }
-    }
 }

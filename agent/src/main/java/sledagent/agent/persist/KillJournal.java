@@ -180,6 +180,37 @@ public final class KillJournal implements AutoCloseable
      */
     public synchronized boolean append(final UUID propolisId, final KillIntent intent)
     {
+        return append(propolisId, intent, true);
+    }
+
+    /**
+     * Writes {@code intent} to a free slot without syncing it: the slot is in the kernel's page cache at once, so
+     * a restart after the agent's own death (SIGKILL, crash, OOM) finds it; a host crash may lose it until
+     * {@link #sync}. For a kill that goes ahead of its record's write, whose outcome nobody is told before the
+     * record (or this journal) is durable. False if there is no free slot or the write failed.
+     */
+    public synchronized boolean appendUnsynced(final UUID propolisId, final KillIntent intent)
+    {
+        return append(propolisId, intent, false);
+    }
+
+    /** Syncs the slots written so far; false if that failed. */
+    public synchronized boolean sync()
+    {
+        try
+        {
+            channel.force(false);
+            return true;
+        }
+        catch (final IOException ex)
+        {
+            LOG.severe(() -> "kill journal " + file + ": cannot sync: " + ex);
+            return false;
+        }
+    }
+
+    private boolean append(final UUID propolisId, final KillIntent intent, final boolean sync)
+    {
         final int slot = freeSlot();
         if (slot < 0)
         {
@@ -198,7 +229,10 @@ public final class KillJournal implements AutoCloseable
         try
         {
             writeSlot(slot);
-            channel.force(false);
+            if (sync)
+            {
+                channel.force(false);
+            }
         }
         catch (final IOException ex)
         {

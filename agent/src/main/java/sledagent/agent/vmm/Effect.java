@@ -62,6 +62,29 @@ public sealed interface Effect
     {
     }
 
+    /**
+     * The kill of this step may go ahead of its record's write: keep it in the kill journal (a slot written, not
+     * synced, so it outlives the agent's death), queue the record's write, and carry out the kill at once. Only
+     * for steps that publish and answer nothing themselves (force-terminate, unregister): what is published or
+     * answered later waits until the record (or, if it cannot be written, the synced journal) holds the kill. If
+     * the journal cannot take it, the record is written first, as for any step.
+     */
+    record JournalKill(KillIntent.Kind kind) implements Effect
+    {
+        public JournalKill
+        {
+            Objects.requireNonNull(kind, "kind");
+        }
+    }
+
+    /**
+     * This step's record is written behind its effects, not before them: the record before it (which they wait
+     * for) already makes a restart repeat them exactly (the same state with the same generation).
+     */
+    record WriteBehind() implements Effect
+    {
+    }
+
     /** Try the teardown again after a back-off. */
     record RetryTearDown() implements Effect
     {

@@ -2,6 +2,10 @@ package sledagent.agent.vmm;
 
 import java.io.IOException;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import sledagent.agent.log.LogContext;
@@ -12,7 +16,9 @@ import sledagent.zones.ZoneProcess;
  * Keeps one VMM's durable record in step with its lifecycle record, for its {@link VmmActor}. A write that fails
  * puts the record <em>behind</em>: it is retried with a bounded back-off until it succeeds, and meanwhile a publish
  * that a restart could not repeat is held back (Nexus must never hear something the disk and the kill journal do
- * not have). Confined to the actor's turns; the writes block (temp file, fsync, rename) on the actor's pool thread.
+ * not have). Confined to the actor's turns. A write either blocks the turn until it is durable ({@link #write}), or
+ * is queued ({@link #writeAhead}: a kill's, or one written behind its effects) and awaited by the next turn that
+ * writes, publishes or answers ({@link #awaitPending}), so effects never overtake an earlier record.
  */
 final class RecordKeeper
 {
@@ -20,6 +26,8 @@ final class RecordKeeper
     /** Back-off of a record write that failed: 100 ms doubling up to 5 s, for as long as it fails. */
     private static final long RETRY_FIRST_MS = 100;
     private static final long RETRY_MAX_MS = 5_000;
+    /** How long a turn waits for a queued write (the store's writer is stuck if this passes). */
+    private static final long AWAIT_BOUND_MS = 30_000;
 
     private final UUID propolisId;
     private final VmmStore store;
@@ -35,6 +43,8 @@ final class RecordKeeper
     private Cancellable retry = Cancellable.NONE;
     /** The newest state whose publish is held back while the record is behind, or null. */
     private Runnable heldPublish;
+    /** The newest write queued without waiting for it, or null (writes of one VMM complete in order). */
+    private Pending pending;
 
     RecordKeeper(final UUID propolisId, final VmmStore store, final StoredVmm saved, final VmmDriver driver,
         final Metrics metrics, final Runnable retryTurn)
@@ -73,6 +83,7 @@ final class RecordKeeper
      */
     IOException write(final VmmRecord record, final ZoneProcess process)
     {
+        awaitPending();
         final StoredVmm candidate = StoredVmm.of(record, process == null ? 0 : process.pid(),
             process == null ? 0 : process.startTicks());
         if (candidate.equals(saved))
@@ -83,21 +94,120 @@ final class RecordKeeper
             }
             return null;
         }
-        try
-        {
-            store.save(candidate);
-            saved = candidate;
-        }
-        catch (final IOException ex)
+        final IOException failure = await(store.saveAsync(candidate));
+        if (failure != null)
         {
             metrics.recordWriteFailed();
-            return ex;
+            return failure;
         }
+        saved = candidate;
         if (behind)
         {
             caughtUp(record);
         }
         return null;
+    }
+
+    /**
+     * Keeps {@code kill} in the journal without syncing it, so that the kill may go ahead of its record's write;
+     * false if the journal cannot take it (the record must then be written first).
+     */
+    boolean journalAhead(final KillIntent kill)
+    {
+        return store.journalKillAhead(propolisId, kill);
+    }
+
+    /**
+     * Queues a write of {@code record} without waiting for it (after {@link #journalAhead} when {@code journalled});
+     * {@code doneTurn} asks the actor for a turn once it completes ({@link #onWriteDone}). Whatever the next turn
+     * writes, publishes or answers waits for it first.
+     */
+    void writeAhead(final VmmRecord record, final ZoneProcess process, final boolean journalled,
+        final Runnable doneTurn)
+    {
+        final StoredVmm candidate = StoredVmm.of(record, process == null ? 0 : process.pid(),
+            process == null ? 0 : process.startTicks());
+        if (candidate.equals(saved))
+        {
+            if (journalled && !behind)
+            {
+                // The record on disk already holds the kill.
+                store.settled(propolisId);
+            }
+            return;
+        }
+        final CompletableFuture<Void> done = store.saveAsync(candidate);
+        saved = candidate;
+        pending = new Pending(done, record, journalled);
+        done.whenComplete((ignored, ex) -> doneTurn.run());
+    }
+
+    /** The actor's turn after a queued write completed: its outcome is handled, if no turn did it yet. */
+    void onWriteDone()
+    {
+        if (pending != null && pending.done().isDone())
+        {
+            awaitPending();
+        }
+    }
+
+    /**
+     * Waits (bounded) for the write queued by {@link #writeAhead}, if any, and handles its outcome: a kill's
+     * journal slot is freed once its record is on disk; a failure puts the record behind, and a kill's slot is
+     * synced (from then on the journal, not the record, is what a restart repeats). Returns the failure, or null.
+     */
+    IOException awaitPending()
+    {
+        final Pending queued = pending;
+        if (queued == null)
+        {
+            return null;
+        }
+        pending = null;
+        final IOException failure = await(queued.done());
+        if (failure == null)
+        {
+            if (queued.journalled() && !behind)
+            {
+                store.settled(propolisId);
+            }
+            return null;
+        }
+        metrics.recordWriteFailed();
+        saved = null;
+        if (queued.journalled())
+        {
+            final boolean kept = store.syncJournal();
+            metrics.killWithoutRecord(kept);
+            LogContext.log(LOG, Level.WARNING, propolisId, queued.record().gen(), "vmm " + propolisId
+                + ": killed although its record cannot be written (" + ApiError.describe(failure) + "); "
+                + (kept ? "kept in the kill journal"
+                : "NOT journalled durably: a host crash before the record is written may lose it"));
+        }
+        fellBehind(queued.record(), failure);
+        return failure;
+    }
+
+    private static IOException await(final CompletableFuture<Void> write)
+    {
+        try
+        {
+            write.get(AWAIT_BOUND_MS, TimeUnit.MILLISECONDS);
+            return null;
+        }
+        catch (final ExecutionException ex)
+        {
+            return ex.getCause() instanceof IOException io ? io : new IOException(ex.getCause());
+        }
+        catch (final TimeoutException ex)
+        {
+            return new IOException("record write not done within " + AWAIT_BOUND_MS + " ms", ex);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            return new IOException("interrupted waiting for a record write", ex);
+        }
     }
 
     /** Keeps a kill whose record could not be written in the journal; true if it is kept. */
@@ -143,17 +253,21 @@ final class RecordKeeper
             behind = false;
             metrics.recordBehind(false);
         }
-        try
+        // Queued after any write still pending (the store applies a VMM's writes in order); not waited for.
+        pending = null;
+        store.deleteAsync(propolisId).whenComplete((ignored, ex) ->
         {
-            store.delete(propolisId);
-            store.settled(propolisId);
-        }
-        catch (final IOException ex)
-        {
-            // A stale record is harmless: at the next start it finds no zone, and what it publishes then has a
-            // generation Nexus already holds; the journal's kills for it are kept until then.
-            LOG.warning(() -> "vmm " + propolisId + ": cannot delete its record: " + ex);
-        }
+            if (ex == null)
+            {
+                store.settled(propolisId);
+            }
+            else
+            {
+                // A stale record is harmless: at the next start it finds no zone, and what it publishes then has a
+                // generation Nexus already holds; the journal's kills for it are kept until then.
+                LOG.warning(() -> "vmm " + propolisId + ": cannot delete its record: " + ex);
+            }
+        });
     }
 
     /** Stops retrying (the actor is being dropped). */
@@ -203,5 +317,10 @@ final class RecordKeeper
         {
             held.run();
         }
+    }
+
+    /** A write queued by {@link #writeAhead}: its completion, the record it holds, and whether a kill is journalled. */
+    private record Pending(CompletableFuture<Void> done, VmmRecord record, boolean journalled)
+    {
     }
 }

@@ -20,8 +20,11 @@ import sledagent.zones.ZoneProcess;
  * The sole owner of one VMM, as a runner: requests and results arrive in its {@link Mailbox}; it runs on a shared
  * pool only while the mailbox has something (no thread per VMM), and each message is one step: the event goes to
  * {@link VmmLifecycle}, the resulting record is written by its {@link RecordKeeper} (the one blocking thing a turn
- * does: temp file, fsync, rename, on the actor pool), the request is answered, and the effects go to its
- * {@link VmmEffects}, which hand everything slow to the {@link VmmDriver} (results come back as messages).
+ * does: it waits for the store's group commit), the request is answered, and the effects go to its
+ * {@link VmmEffects}, which hand everything slow to the {@link VmmDriver} (results come back as messages). Two
+ * kinds of step do not wait for their own write: a kill ({@link Effect.JournalKill}: journalled, then killed while
+ * the record is written) and a terminal step ({@link Effect.WriteBehind}); the next turn that writes, publishes or
+ * answers waits for it.
  *
  * <p>A record that cannot be written refuses a request that can wait (507) but never a kill: a stop,
  * force-terminate or unregister goes ahead, is kept in the kill journal, and the write is retried. An exception
@@ -204,6 +207,13 @@ public final class VmmActor
                 keeper.retry(record, effects.process());
             }
         }
+        else if (message instanceof Message.WriteDone)
+        {
+            if (!effects.gone())
+            {
+                keeper.onWriteDone();
+            }
+        }
         else
         {
             throw new IllegalStateException("no handler for " + message);
@@ -218,7 +228,27 @@ public final class VmmActor
         final Instant now = clock.instant();
         final Transition transition = VmmLifecycle.apply(before, event, now);
         boolean reportAnyway = false;
-        if (!transition.effects().contains(new Effect.RemoveFromTable()))
+        final Effect.JournalKill ahead = journalKill(transition.effects());
+        if (transition.effects().contains(new Effect.RemoveFromTable()))
+        {
+            // Nothing to write (the record goes), but what this step answers waits for the records before it.
+            keeper.awaitPending();
+        }
+        else if (ahead != null && keeper.journalAhead(new KillIntent(ahead.kind(), null)))
+        {
+            // The kill goes now; its record is written meanwhile. Should the agent die before that write is on
+            // disk, the journal slot (in the page cache) makes the restart fold the kill in; should the host die,
+            // nothing was told yet (later turns wait for the write), and the VMM died with the host.
+            keeper.writeAhead(transition.next(), effects.process(), true,
+                () -> enqueueInternal(new Message.WriteDone()));
+        }
+        else if (transition.effects().contains(new Effect.WriteBehind()))
+        {
+            keeper.awaitPending();
+            keeper.writeAhead(transition.next(), effects.process(), false,
+                () -> enqueueInternal(new Message.WriteDone()));
+        }
+        else
         {
             final IOException failure = keeper.write(transition.next(), effects.process());
             if (failure != null)
@@ -261,6 +291,19 @@ public final class VmmActor
         {
             effects.perform(effect, record, reportAnyway);
         }
+    }
+
+    /** The transition's {@link Effect.JournalKill}, or null. */
+    private static Effect.JournalKill journalKill(final List<Effect> effects)
+    {
+        for (final Effect effect : effects)
+        {
+            if (effect instanceof Effect.JournalKill kill)
+            {
+                return kill;
+            }
+        }
+        return null;
     }
 
     /** Failures the driver reports are logged here, with the VMM's generation. */
@@ -382,7 +425,7 @@ public final class VmmActor
                 effects.onWreckedTeardown(kind == Event.Kind.ZONE_TORN_DOWN);
             }
         }
-        // Recover and RetrySave: nothing to do for a wrecked VMM.
+        // Recover, RetrySave and WriteDone: nothing to do for a wrecked VMM.
     }
 
     private static String simpleName(final Object value)
@@ -419,6 +462,11 @@ public final class VmmActor
 
         /** Time to try writing a record that is behind again. */
         record RetrySave() implements Message
+        {
+        }
+
+        /** A record write queued without waiting for it has completed. */
+        record WriteDone() implements Message
         {
         }
     }

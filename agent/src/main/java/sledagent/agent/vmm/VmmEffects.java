@@ -141,6 +141,10 @@ final class VmmEffects
         {
             remove();
         }
+        else if (effect instanceof Effect.JournalKill || effect instanceof Effect.WriteBehind)
+        {
+            // About the record's write: the actor acted on it before the effects ran.
+        }
         else
         {
             throw new IllegalStateException("no handler for effect " + effect);

@@ -25,6 +25,11 @@ import sledagent.hypervisor.PropolisStates;
  * ({@code destroyed} or {@code failed}) is published only once the zone is gone, and the VMM leaves the table
  * only once that publish is settled; after an unregister nothing is published.
  *
+ * <p>Writes (the actor's rule): a step's record is on disk before its effects run, except that a step with
+ * {@link Effect.JournalKill} kills at once (the kill kept in the journal) while its record is written, and a step
+ * with {@link Effect.WriteBehind} writes its record after its effects; either way an effect never runs before every
+ * earlier record of the VMM is on disk, so nothing is published or answered that a restart could not repeat.
+ *
  * <table>
  * <caption>(phase, event) -&gt; (next phase, effects, reply). "-" = unchanged / no-op.</caption>
  * <tr><th>phase</th><th>event</th><th>next</th><th>effects</th><th>reply</th></tr>
@@ -62,13 +67,14 @@ import sledagent.hypervisor.PropolisStates;
  *     Stopped)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>StopGraceExpired</td><td>HALTING(destroyed, not failed: no auto-restart of a VM the
  *     user stopped)</td><td>TearDownZone</td><td></td></tr>
- * <tr><td>STARTING, ACTIVE</td><td>ForceTerminate</td><td>HALTING(destroyed)</td><td>TearDownZone</td><td>deferred:
- *     the final state</td></tr>
+ * <tr><td>STARTING, ACTIVE</td><td>ForceTerminate</td><td>HALTING(destroyed)</td><td>JournalKill,
+ *     TearDownZone (the kill goes ahead while the record is written)</td><td>deferred: the final state</td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>Unregister</td><td>HALTING(failed), owner Nexus,
- *     failed</td><td>TearDownZone</td><td>deferred: failed</td></tr>
+ *     failed</td><td>JournalKill, TearDownZone</td><td>deferred: failed</td></tr>
  * <tr><td>HALTING</td><td>Unregister</td><td>owner Nexus, failed</td><td>-</td><td>deferred: failed</td></tr>
  * <tr><td>HALTING</td><td>ZoneTornDown</td><td>DONE, terminal; unfinished migrations failed, completed ones
- *     stay</td><td>Publish (owner agent) or RemoveFromTable (owner Nexus); AnswerDeferred</td><td></td></tr>
+ *     stay</td><td>owner agent: WriteBehind, Publish, AnswerDeferred (after the HALTING record's write, not this
+ *     one's); owner Nexus: AnswerDeferred, RemoveFromTable</td><td></td></tr>
  * <tr><td>HALTING</td><td>ZoneTeardownFailed</td><td>-</td><td>RetryTearDown (never given up, never
  *     ignored)</td><td></td></tr>
  * <tr><td>HALTING, DONE</td><td>Run, Reboot, ForceTerminate, MigrationTarget</td><td>-</td><td>-</td><td>410
@@ -394,6 +400,7 @@ public final class VmmLifecycle
                 // at ZoneTornDown, after the last look, so a migration that finished is not reported failed.
                 step.record = record.withOwner(Owner.NEXUS).withStates(VmmState.FAILED,
                     record.current().migrationIn(), record.current().migrationOut(), step.now);
+                step.effects.add(new Effect.JournalKill(KillIntent.Kind.UNREGISTER));
                 halt(step, VmmState.FAILED);
                 step.reply = Reply.DEFERRED;
             }
@@ -426,6 +433,8 @@ public final class VmmLifecycle
             }
             case STARTING, ACTIVE ->
             {
+                // The kill does not wait for the record: this step publishes and answers nothing itself.
+                step.effects.add(new Effect.JournalKill(KillIntent.Kind.FORCE_TERMINATE));
                 halt(step, VmmState.DESTROYED);
                 step.reply = Reply.DEFERRED;
             }
@@ -573,6 +582,9 @@ public final class VmmLifecycle
             step.effects.add(new Effect.RemoveFromTable());
             return;
         }
+        // The HALTING record (on disk before these effects run) makes a restart publish this same state with this
+        // same generation, so the DONE record need not be on disk first.
+        step.effects.add(new Effect.WriteBehind());
         step.record = record.withTerminalState(record.pendingTerminal(), step.now).withPhase(Phase.DONE);
         publish(step);
         step.effects.add(new Effect.AnswerDeferred(step.record.current()));

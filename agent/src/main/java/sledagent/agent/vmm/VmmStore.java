@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 
 /** Durable VMM records: written on every change, read once at start. */
 public interface VmmStore
@@ -14,6 +15,54 @@ public interface VmmStore
 
     /** Removes the record (a VMM that left the table); a missing one is fine. */
     void delete(UUID propolisId) throws IOException;
+
+    /**
+     * Queues a write of the record; the future completes once it is durable (or with the failure). Writes and
+     * deletes of one VMM are applied in the order they were queued, {@link #save} and {@link #delete} included.
+     * This default writes at once, on the caller's thread.
+     */
+    default CompletableFuture<Void> saveAsync(final StoredVmm vmm)
+    {
+        try
+        {
+            save(vmm);
+            return CompletableFuture.completedFuture(null);
+        }
+        catch (final IOException ex)
+        {
+            return CompletableFuture.failedFuture(ex);
+        }
+    }
+
+    /** Queues the removal of the record, as {@link #saveAsync}. */
+    default CompletableFuture<Void> deleteAsync(final UUID propolisId)
+    {
+        try
+        {
+            delete(propolisId);
+            return CompletableFuture.completedFuture(null);
+        }
+        catch (final IOException ex)
+        {
+            return CompletableFuture.failedFuture(ex);
+        }
+    }
+
+    /**
+     * Keeps a kill in the journal <em>before</em> its record is written, so that the kill need not wait for the
+     * record: the slot is written to the file (no sync), which survives the agent's death, not the host's (see
+     * {@link sledagent.agent.vmm.VmmActor}). False if it cannot be kept: the record is then written first.
+     */
+    default boolean journalKillAhead(final UUID propolisId, final KillIntent intent)
+    {
+        return false;
+    }
+
+    /** Makes the slots written by {@link #journalKillAhead} durable; false if that failed (or nothing to sync). */
+    default boolean syncJournal()
+    {
+        return false;
+    }
 
     /** Every record, skipping (and reporting) files that cannot be read. */
     List<StoredVmm> loadAll() throws IOException;

@@ -250,7 +250,8 @@ class VmmLifecycleTest
         final Transition down = apply(t.next(), new Event.ZoneTornDown());
         assertThat(down.next().phase()).isEqualTo(Phase.DONE);
         assertState(down.next(), VmmState.FAILED, REGISTERED_GEN + 1);
-        assertThat(down.effects()).containsExactly(new Effect.Publish(down.next().current()),
+        assertThat(down.effects()).containsExactly(new Effect.WriteBehind(),
+            new Effect.Publish(down.next().current()),
             new Effect.AnswerDeferred(down.next().current()));
     }
 
@@ -473,7 +474,8 @@ class VmmLifecycleTest
         final Transition down = apply(halting, new Event.ZoneTornDown());
         assertThat(down.next().phase()).isEqualTo(Phase.DONE);
         assertState(down.next(), terminal, before.gen() + 1);
-        assertThat(down.effects()).containsExactly(new Effect.Publish(down.next().current()),
+        assertThat(down.effects()).containsExactly(new Effect.WriteBehind(),
+            new Effect.Publish(down.next().current()),
             new Effect.AnswerDeferred(down.next().current()));
 
         // Once: a second teardown result is a no-op.
@@ -606,13 +608,15 @@ class VmmLifecycleTest
                 assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
                 assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
                 assertThat(t.next().current()).isEqualTo(before.current());
-                assertThat(anyLook(t.effects())).containsExactly(new Effect.TearDownZone(false));
+                assertThat(anyLook(t.effects())).containsExactly(
+                    new Effect.JournalKill(KillIntent.Kind.FORCE_TERMINATE), new Effect.TearDownZone(false));
                 assertThat(t.reply()).isEqualTo(Reply.DEFERRED);
 
                 final Transition down = apply(t.next(), new Event.ZoneTornDown());
                 assertThat(down.next().phase()).isEqualTo(Phase.DONE);
                 assertState(down.next(), VmmState.DESTROYED, before.gen() + 1);
-                assertThat(down.effects()).containsExactly(new Effect.Publish(down.next().current()),
+                assertThat(down.effects()).containsExactly(new Effect.WriteBehind(),
+                    new Effect.Publish(down.next().current()),
                     new Effect.AnswerDeferred(down.next().current()));
             }
             case HALTING, DONE ->
@@ -628,8 +632,8 @@ class VmmLifecycleTest
     void forceTerminateWhileStoppingCancelsTheDeadline()
     {
         final Transition t = apply(stopping(), new Event.ForceTerminateRequested());
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(),
-            new Effect.TearDownZone(false));
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.JournalKill(KillIntent.Kind.FORCE_TERMINATE),
+            new Effect.CancelStopDeadline(), new Effect.TearDownZone(false));
         assertThat(t.reply()).isEqualTo(Reply.DEFERRED);
     }
 
@@ -657,7 +661,8 @@ class VmmLifecycleTest
                 assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
                 assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.FAILED);
                 assertState(t.next(), VmmState.FAILED, before.gen() + 1);
-                assertThat(anyLook(t.effects())).containsExactly(new Effect.TearDownZone(false));
+                assertThat(anyLook(t.effects())).containsExactly(new Effect.JournalKill(KillIntent.Kind.UNREGISTER),
+                    new Effect.TearDownZone(false));
                 assertThat(t.reply()).isEqualTo(Reply.DEFERRED);
             }
             case HALTING ->

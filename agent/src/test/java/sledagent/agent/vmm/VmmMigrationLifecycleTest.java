@@ -429,7 +429,8 @@ class VmmMigrationLifecycleTest
         effects.addAll(down.effects());
         assertThat(down.next().phase()).isEqualTo(Phase.DONE);
         assertThat(down.next().vmmState()).isEqualTo(kill.terminal);
-        assertThat(down.effects()).containsExactly(new Effect.Publish(down.next().current()),
+        assertThat(down.effects()).containsExactly(new Effect.WriteBehind(),
+            new Effect.Publish(down.next().current()),
             new Effect.AnswerDeferred(down.next().current()));
         return down.next();
     }
@@ -571,7 +572,8 @@ class VmmMigrationLifecycleTest
         assertThat(down.next().vmmState()).isEqualTo(VmmState.DESTROYED);
         assertThat(down.next().gen()).isEqualTo(t.next().gen() + 1);
         assertThat(out(down.next())).isEqualTo(out(t.next()));
-        assertThat(down.effects()).containsExactly(new Effect.Publish(down.next().current()),
+        assertThat(down.effects()).containsExactly(new Effect.WriteBehind(),
+            new Effect.Publish(down.next().current()),
             new Effect.AnswerDeferred(down.next().current()));
         published.addAll(publishes(down.effects()));
 
@@ -649,7 +651,8 @@ class VmmMigrationLifecycleTest
         assertThat(down.next().vmmState()).isEqualTo(VmmState.DESTROYED);
         assertThat(down.next().gen()).isEqualTo(look.next().gen() + 1);
         assertThat(out(down.next())).isEqualTo(out(look.next()));
-        assertThat(down.effects()).containsExactly(new Effect.Publish(down.next().current()),
+        assertThat(down.effects()).containsExactly(new Effect.WriteBehind(),
+            new Effect.Publish(down.next().current()),
             new Effect.AnswerDeferred(down.next().current()));
     }
 
