@@ -31,10 +31,15 @@ import sledagent.zones.ZoneProcess;
  */
 final class StartSequence
 {
-    /** First retry of a Propolis that does not accept connections yet; doubles up to the cap. */
     private static final Logger LOG = Logger.getLogger(StartSequence.class.getName());
+    /** First retry of a Propolis that does not accept connections yet; doubles up to the cap. */
     private static final long FIRST_POLL_MS = 5;
-    private static final long MAX_POLL_MS = 200;
+    /**
+     * A refused connect costs a fraction of a millisecond, and every millisecond between the server's bind and the
+     * agent's next poll is added to the guest's start (a JVM server binds 300-500 ms after exec: a 200 ms cap lost
+     * up to 165 ms there, perf/RESULTS.md, issue 14).
+     */
+    private static final long MAX_POLL_MS = 20;
     private static final String SLED_MODEL = "sled-agent-java";
 
     private final UUID propolisId;
