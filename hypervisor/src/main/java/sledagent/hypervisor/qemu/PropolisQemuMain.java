@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import sledagent.hypervisor.server.JsonWarmup;
 import sledagent.hypervisor.server.ListenAddress;
 import sledagent.hypervisor.server.PropolisHttpHandler;
 import sledagent.hypervisor.server.PropolisHttpServer;
@@ -32,6 +33,7 @@ public final class PropolisQemuMain
      */
     public static void main(final String[] args)
     {
+        JsonWarmup.startInBackground();
         final QemuOptions options;
         try
         {

@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import sledagent.hypervisor.server.JsonWarmup;
 import sledagent.hypervisor.server.ListenAddress;
 import sledagent.hypervisor.server.PropolisHttpHandler;
 import sledagent.hypervisor.server.PropolisHttpServer;
@@ -39,6 +40,7 @@ public final class PropolisSimMain
      */
     public static void main(final String[] args)
     {
+        JsonWarmup.startInBackground();
         final SimOptions options;
         try
         {
