@@ -266,6 +266,29 @@ public final class PropolisInstance implements MachineContext
         return current.serialPort();
     }
 
+    /**
+     * {@code GET /instance/migrate/{migration_id}/start}: the request queue's rules for a migration out (403 unless
+     * Running and not already a source), then the machine's session.
+     *
+     * @param migrationId the migration's id, as the target was given it
+     * @return the session to run on the upgraded connection
+     * @throws PropolisRefusal 424 before ensure; 403 from the queue; the machine's 400
+     */
+    public MigrationOutSession migrateOut(final UUID migrationId) throws PropolisRefusal
+    {
+        lock.lock();
+        try
+        {
+            requireEnsured();
+            requireMigratableOut();
+            return machine.migrateOut(migrationId);
+        }
+        finally
+        {
+            unlock();
+        }
+    }
+
     /** The latest published state, or null before the first ensure. */
     @Override
     public InstanceStateMonitorResponse latest()

@@ -1,0 +1,387 @@
+package sledagent.hypervisor.qemu;
+
+import static sledagent.api.propolis.PropolisInstanceState.Migrating;
+import static sledagent.api.propolis.PropolisInstanceState.Running;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.Base64;
+import java.util.UUID;
+import sledagent.api.Json;
+import sledagent.api.propolis.InstanceMigrationStatus;
+import sledagent.api.propolis.PropolisMigrationState;
+import sledagent.hypervisor.server.MachineContext;
+import sledagent.hypervisor.server.MigrationOutSession;
+
+/**
+ * The source's side of a live migration between two propolis-qemu servers, run on the HTTP thread that upgraded
+ * {@code GET /instance/migrate/{id}/start} (the target opened it). Over the {@link MigrationChannel}:
+ * <ol>
+ *   <li>we send {@code offer} (the instance spec the target builds its QEMU from);</li>
+ *   <li>the target answers {@code ready} with the {@code uri} its QEMU listens on ({@code -incoming defer});</li>
+ *   <li>QEMU migrates straight to it ({@code migrate}, capabilities {@code events} and
+ *       {@code pause-before-switchover}); we publish the phases: RamPush on {@code active}, Pause at
+ *       {@code pre-switchover} (vCPUs stopped), RamPushDirty once our {@code migrate-continue} (sent at once) lets
+ *       the last dirty pages go, Device on {@code device};</li>
+ *   <li>after {@code completed}, the target says {@code loaded} (its QEMU has the whole state, paused); only then we
+ *       publish migration_out Finish, and only after that send {@code go} (with com1's history) and quit QEMU
+ *       (Destroyed on its exit).</li>
+ * </ol>
+ * Publishing Finish before {@code go} is the commit order that makes a kill of this server safe: a target runs only
+ * if Finish was published here first, so whoever looks at this server (the agent's last look) never sees a
+ * migration that is not finished while the VM runs at the target. The other way round (killed between Finish and
+ * {@code go}) loses the VM at the target (Failed there) rather than running it twice.
+ *
+ * <p>Failure before the commit (the target gone or saying {@code error}, QEMU's {@code failed} or {@code cancelled},
+ * a deadline) cancels QEMU's migration if it is under way, makes sure the guest runs again here, and publishes
+ * Running with migration_out Error. Every wait is bounded.
+ */
+final class QemuMigrationOut implements MigrationOutSession
+{
+    /** The target spawns QEMU and its handshake before it answers {@code ready}. */
+    static final long READY_MS = 30_000;
+    /** Longest silence from QEMU (no MIGRATION or MIGRATION_PASS event) while the state moves. */
+    static final long STALL_MS = 30_000;
+    /** After QEMU's {@code completed}, how long the target may take to say {@code loaded}. */
+    static final long LOADED_MS = 10_000;
+    /** How long {@code migrate_cancel} may take to end the migration. */
+    static final long CANCEL_MS = 5_000;
+    /** Bound on each QMP call. */
+    static final long CALL_MS = 2_000;
+
+    private final QemuMachine machine;
+    private final MachineContext ctx;
+    private final UUID id;
+    private final QmpClient qmp;
+    private final MigrationInbox inbox = new MigrationInbox();
+    // Driver thread only.
+    private boolean migrateSent;
+    private boolean qemuCompleted;
+    private boolean committed;
+    private PropolisMigrationState published = PropolisMigrationState.Sync;
+
+    QemuMigrationOut(final QemuMachine machine, final MachineContext ctx, final UUID id, final QmpClient qmp)
+    {
+        this.machine = machine;
+        this.ctx = ctx;
+        this.id = id;
+        this.qmp = qmp;
+    }
+
+    /** A QEMU event, from QMP's reader thread. */
+    void offer(final QmpEvent event)
+    {
+        // MIGRATION_PASS only proves progress (a long RAM push sends no other event).
+        if (event.name().equals("MIGRATION") || event.name().equals("MIGRATION_PASS"))
+        {
+            inbox.offer(event);
+        }
+    }
+
+    @Override
+    public void run(final InputStream in, final OutputStream out, final Runnable close)
+    {
+        try (MigrationChannel channel = new MigrationChannel(in, out, close, inbox::offer, "qemu-migrate-out"))
+        {
+            channel.start();
+            try
+            {
+                drive(channel);
+            }
+            catch (final MigrationInbox.Failure | IOException | QmpException e)
+            {
+                fail(channel, e.getMessage());
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+                fail(channel, "interrupted");
+            }
+        }
+    }
+
+    private void drive(final MigrationChannel channel)
+        throws MigrationInbox.Failure, IOException, QmpException, InterruptedException
+    {
+        final ObjectNode offer = MigrationChannel.message("offer").put("migration_id", id.toString());
+        ctx.lock();
+        try
+        {
+            offer.set("spec", machine.spec().deepCopy());
+        }
+        finally
+        {
+            ctx.unlock();
+        }
+        channel.send(offer);
+        final MigrationChannel.Message ready = expect("ready", MigrationInbox.deadline(READY_MS));
+        final String uri = ready.body().path("uri").asText("");
+        if (!uri.startsWith("tcp:"))
+        {
+            throw new MigrationInbox.Failure("the target's ready has no tcp uri: " + ready.body());
+        }
+        qmp.execute("migrate-set-capabilities", capabilities(), CALL_MS);
+        qmp.execute("migrate", Json.mapper().createObjectNode().put("uri", uri), CALL_MS);
+        migrateSent = true;
+        while (!qemuCompleted)
+        {
+            final Object item = inbox.next(MigrationInbox.deadline(STALL_MS), "QEMU's migration to move on");
+            if (item instanceof QmpEvent event)
+            {
+                onQemuEvent(event);
+            }
+            else
+            {
+                throw endedBy(item);
+            }
+        }
+        expect("loaded", MigrationInbox.deadline(LOADED_MS));
+        commit(channel);
+    }
+
+    private void onQemuEvent(final QmpEvent event) throws MigrationInbox.Failure, QmpException, InterruptedException
+    {
+        switch (event.name())
+        {
+            case "MIGRATION" ->
+            {
+                final String status = event.data().path("status").asText("");
+                switch (status)
+                {
+                    case "active" -> publish(PropolisMigrationState.RamPush);
+                    case "pre-switchover" ->
+                    {
+                        publish(PropolisMigrationState.Pause);
+                        qmp.execute("migrate-continue",
+                            Json.mapper().createObjectNode().put("state", "pre-switchover"), CALL_MS);
+                        // The pages dirtied since the last pass go now, with the vCPUs stopped.
+                        publish(PropolisMigrationState.RamPushDirty);
+                    }
+                    case "device" -> publish(PropolisMigrationState.Device);
+                    case "completed" -> qemuCompleted = true;
+                    case "failed", "cancelled" -> throw new MigrationInbox.Failure("QEMU's migration " + status
+                        + failureDetail());
+                    default ->
+                    {
+                        // setup, cancelling, ...: no new phase.
+                    }
+                }
+            }
+            default ->
+            {
+                // Not the migration's.
+            }
+        }
+    }
+
+    /** The target has the VM: Finish published, then {@code go}, then QEMU quits. */
+    private void commit(final MigrationChannel channel)
+    {
+        ctx.lock();
+        try
+        {
+            committed = true;
+            ctx.publish(Migrating, null, status(PropolisMigrationState.Finish));
+        }
+        finally
+        {
+            ctx.unlock();
+        }
+        final ObjectNode go = MigrationChannel.message("go");
+        try
+        {
+            final SerialRing.Slice history = machine.ring().history(null, (long) SerialRing.DEFAULT_CAPACITY,
+                (long) SerialRing.DEFAULT_CAPACITY);
+            go.put("serial_start", history.startOffset())
+                .put("serial", Base64.getEncoder().encodeToString(history.data()));
+        }
+        catch (final SerialRing.ExpiredRangeException | IllegalArgumentException e)
+        {
+            ctx.log("migration out " + id + ": com1 history not sent: " + e.getMessage());
+        }
+        channel.sendQuietly(go);
+        ctx.lock();
+        try
+        {
+            machine.quitAfterMigration();
+        }
+        finally
+        {
+            ctx.unlock();
+        }
+    }
+
+    /** Before the commit: the guest goes on here (migration_out Error); after it, only a log line. */
+    private void fail(final MigrationChannel channel, final String reason)
+    {
+        if (committed)
+        {
+            ctx.log("migration out " + id + ": after Finish: " + reason);
+            return;
+        }
+        ctx.log("migration out " + id + " failed: " + reason);
+        channel.sendQuietly(MigrationChannel.message("error").put("message", reason));
+        channel.close();
+        try
+        {
+            if (migrateSent && !qemuCompleted)
+            {
+                cancelQemu();
+            }
+            resumeIfPaused();
+        }
+        catch (final InterruptedException e)
+        {
+            Thread.currentThread().interrupt();
+        }
+        ctx.lock();
+        try
+        {
+            // A QEMU that is gone is Failed by its exit, not Running here.
+            if (ctx.latest().state() == Migrating && qmp.isOpen())
+            {
+                ctx.publish(Running, null, status(PropolisMigrationState.Error));
+            }
+        }
+        finally
+        {
+            ctx.unlock();
+        }
+    }
+
+    /** {@code migrate_cancel}, then (bounded) until QEMU says the migration is over. */
+    private void cancelQemu() throws InterruptedException
+    {
+        try
+        {
+            qmp.execute("migrate_cancel", null, CALL_MS);
+            final long deadlineNs = MigrationInbox.deadline(CANCEL_MS);
+            while (true)
+            {
+                final Object item = inbox.next(deadlineNs, "migrate_cancel to end the migration");
+                if (item instanceof QmpEvent event && event.name().equals("MIGRATION"))
+                {
+                    final String status = event.data().path("status").asText("");
+                    if (status.equals("cancelled") || status.equals("failed") || status.equals("completed"))
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        catch (final QmpException | MigrationInbox.Failure e)
+        {
+            ctx.log("migration out " + id + ": cancel: " + e.getMessage());
+        }
+    }
+
+    /** QEMU resumes the guest itself after a failed or cancelled migration; a VM left paused is resumed here. */
+    private void resumeIfPaused() throws InterruptedException
+    {
+        try
+        {
+            final String status = qmp.execute("query-status", null, CALL_MS).path("status").asText("");
+            if (status.equals("paused") || status.equals("postmigrate") || status.equals("finish-migrate"))
+            {
+                ctx.log("migration out " + id + ": QEMU left in " + status + ": cont");
+                qmp.execute("cont", null, CALL_MS);
+            }
+        }
+        catch (final QmpException e)
+        {
+            ctx.log("migration out " + id + ": cannot resume the guest: " + e.getMessage());
+        }
+    }
+
+    private String failureDetail()
+    {
+        try
+        {
+            final JsonNode info = qmp.execute("query-migrate", null, CALL_MS);
+            return info.hasNonNull("error-desc") ? ": " + info.get("error-desc").asText() : "";
+        }
+        catch (final QmpException | InterruptedException e)
+        {
+            if (e instanceof InterruptedException)
+            {
+                Thread.currentThread().interrupt();
+            }
+            return "";
+        }
+    }
+
+    private MigrationChannel.Message expect(final String type, final long deadlineNs)
+        throws MigrationInbox.Failure, InterruptedException
+    {
+        while (true)
+        {
+            final Object item = inbox.next(deadlineNs, "the target's " + type);
+            if (item instanceof MigrationChannel.Message message && message.type().equals(type))
+            {
+                return message;
+            }
+            if (item instanceof QmpEvent event)
+            {
+                final String status = event.data().path("status").asText("");
+                if (event.name().equals("MIGRATION") && (status.equals("failed") || status.equals("cancelled")))
+                {
+                    throw new MigrationInbox.Failure("QEMU's migration " + status);
+                }
+                continue;
+            }
+            throw endedBy(item);
+        }
+    }
+
+    private static MigrationInbox.Failure endedBy(final Object item)
+    {
+        if (item instanceof MigrationChannel.Ended ended)
+        {
+            return new MigrationInbox.Failure("the target went away (" + ended.why() + ")");
+        }
+        if (item instanceof MigrationChannel.Message message && message.type().equals("error"))
+        {
+            return new MigrationInbox.Failure("the target failed: " + message.body().path("message").asText());
+        }
+        return new MigrationInbox.Failure("unexpected from the target: " + item);
+    }
+
+    private void publish(final PropolisMigrationState phase)
+    {
+        if (phase == published)
+        {
+            return;
+        }
+        published = phase;
+        ctx.lock();
+        try
+        {
+            if (ctx.latest().state() == Migrating)
+            {
+                ctx.publish(Migrating, null, status(phase));
+            }
+        }
+        finally
+        {
+            ctx.unlock();
+        }
+    }
+
+    private InstanceMigrationStatus status(final PropolisMigrationState phase)
+    {
+        return new InstanceMigrationStatus(id, phase);
+    }
+
+    private static ObjectNode capabilities()
+    {
+        final ObjectNode arguments = Json.mapper().createObjectNode();
+        final ArrayNode list = arguments.putArray("capabilities");
+        list.addObject().put("capability", "events").put("state", true);
+        list.addObject().put("capability", "pause-before-switchover").put("state", true);
+        return arguments;
+    }
+}
