@@ -250,7 +250,7 @@ final class QemuMachine implements Machine
         {
             throw PropolisRefusal.forbidden("Instance is currently starting");
         }
-        final QemuMigrationOut out = new QemuMigrationOut(this, ctx, migrationId, qmp);
+        final QemuMigrationOut out = new QemuMigrationOut(this, ctx, migrationId, qmp, config.holdSwitchoverMs());
         migrationOut = out;
         ctx.publish(Migrating, null, new InstanceMigrationStatus(migrationId, PropolisMigrationState.Sync));
         return out;

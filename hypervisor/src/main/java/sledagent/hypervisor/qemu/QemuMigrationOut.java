@@ -58,14 +58,17 @@ final class QemuMigrationOut implements MigrationOutSession
     private final UUID id;
     private final QmpClient qmp;
     private final MigrationInbox inbox = new MigrationInbox();
+    private final long holdSwitchoverMs;
     // Driver thread only.
     private boolean migrateSent;
     private boolean qemuCompleted;
     private boolean committed;
     private PropolisMigrationState published = PropolisMigrationState.Sync;
 
-    QemuMigrationOut(final QemuMachine machine, final MachineContext ctx, final UUID id, final QmpClient qmp)
+    QemuMigrationOut(final QemuMachine machine, final MachineContext ctx, final UUID id, final QmpClient qmp,
+        final long holdSwitchoverMs)
     {
+        this.holdSwitchoverMs = holdSwitchoverMs;
         this.machine = machine;
         this.ctx = ctx;
         this.id = id;
@@ -156,6 +159,7 @@ final class QemuMigrationOut implements MigrationOutSession
                     case "pre-switchover" ->
                     {
                         publish(PropolisMigrationState.Pause);
+                        holdSwitchover();
                         qmp.execute("migrate-continue",
                             Json.mapper().createObjectNode().put("state", "pre-switchover"), CALL_MS);
                         // The pages dirtied since the last pass go now, with the vCPUs stopped.
@@ -174,6 +178,31 @@ final class QemuMigrationOut implements MigrationOutSession
             default ->
             {
                 // Not the migration's.
+            }
+        }
+    }
+
+    /**
+     * {@code --hold-switchover-ms} (tests): the guest stays paused here for that long, unless the target goes away
+     * (then the migration fails at once).
+     */
+    private void holdSwitchover() throws MigrationInbox.Failure, InterruptedException
+    {
+        final long deadlineNs = MigrationInbox.deadline(holdSwitchoverMs);
+        while (holdSwitchoverMs > 0 && deadlineNs - System.nanoTime() > 0)
+        {
+            final Object item;
+            try
+            {
+                item = inbox.next(deadlineNs, "the hold");
+            }
+            catch (final MigrationInbox.Failure timedOut)
+            {
+                return;
+            }
+            if (!(item instanceof QmpEvent))
+            {
+                throw endedBy(item);
             }
         }
     }
