@@ -106,19 +106,20 @@ final class QemuMachine implements Machine
      * @param request the ensure request
      * @param ctx     the instance
      * @param config  the server's command line
+     * @param port    the port the server listens on (a migration target tells its source)
      * @param timer   for the kill deadline
      * @return the machine
      * @throws PropolisRefusal 400 for a spec it cannot run; 500 if QEMU cannot be spawned
      */
     static QemuMachine create(final InstanceEnsureRequest request, final MachineContext ctx,
-        final QemuOptions config, final ScheduledExecutorService timer) throws PropolisRefusal
+        final QemuOptions config, final int port, final ScheduledExecutorService timer) throws PropolisRefusal
     {
         final Path runDir = config.runDir().resolve(request.properties().id().toString().substring(0, 8));
         final QemuMachine machine = new QemuMachine(ctx, timer, config, request.properties().name(), runDir);
         if (request.init() instanceof InstanceInitializationMethod.MigrationTarget target)
         {
             final QemuMigrationIn in = new QemuMigrationIn(machine, ctx, target.value().migrationId(),
-                target.value().srcAddr());
+                target.value().srcAddr(), port);
             machine.migrationIn = in;
             ctx.afterUnlock(in::start);
             return machine;
@@ -211,6 +212,12 @@ final class QemuMachine implements Machine
     SerialRing ring()
     {
         return ring;
+    }
+
+    /** com1 for the WebSocket sessions (told where the VM went when it migrates out). */
+    QemuSerialPort qemuSerialPort()
+    {
+        return serialPort;
     }
 
     /** The spec the VM runs (the source sends it to the target); null before launch. Call with the lock held. */

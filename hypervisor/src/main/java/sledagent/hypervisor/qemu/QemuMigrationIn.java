@@ -68,12 +68,15 @@ final class QemuMigrationIn
     private final MachineContext ctx;
     private final UUID id;
     private final String srcAddr;
+    private final int port;
     private final MigrationInbox inbox = new MigrationInbox();
     // Guarded by the instance lock.
     private boolean done;
 
-    QemuMigrationIn(final QemuMachine machine, final MachineContext ctx, final UUID id, final String srcAddr)
+    QemuMigrationIn(final QemuMachine machine, final MachineContext ctx, final UUID id, final String srcAddr,
+        final int port)
     {
+        this.port = port;
         this.machine = machine;
         this.ctx = ctx;
         this.id = id;
@@ -205,8 +208,9 @@ final class QemuMigrationIn
         final String host = localAddress instanceof Inet6Address ? "[" + localAddress.getHostAddress() + "]"
             : localAddress.getHostAddress();
         qmp.execute("migrate-incoming", Json.mapper().createObjectNode().put("uri", "tcp:" + host + ":0"), CALL_MS);
-        final int port = listeningPort(qmp.execute("query-migrate", null, CALL_MS));
-        channel.send(MigrationChannel.message("ready").put("uri", "tcp:" + host + ":" + port));
+        final int qemuPort = listeningPort(qmp.execute("query-migrate", null, CALL_MS));
+        channel.send(MigrationChannel.message("ready").put("uri", "tcp:" + host + ":" + qemuPort)
+            .put("propolis_addr", host + ":" + port));
 
         boolean loaded = false;
         while (!loaded)
@@ -255,22 +259,24 @@ final class QemuMigrationIn
         publish(PropolisMigrationState.Finish, true);
     }
 
-    /** The source's com1 history comes first in ours, so that history after a migration holds what came before. */
+    /**
+     * The source's com1 history becomes ours, offsets and all, so that history after a migration holds what came
+     * before and a client resumes at the {@code from_start} the source told it.
+     */
     private void restoreSerial(final JsonNode go)
     {
-        final String serial = go.path("serial").asText("");
-        if (serial.isEmpty())
+        if (!go.has("serial_total"))
         {
             return;
         }
         try
         {
-            final byte[] bytes = Base64.getDecoder().decode(serial);
-            machine.ring().append(bytes, 0, bytes.length);
+            machine.ring().restore(new SerialRing.Snapshot(Base64.getDecoder().decode(go.path("serial_head").asText()),
+                Base64.getDecoder().decode(go.path("serial_tail").asText()), go.path("serial_total").asLong()));
         }
-        catch (final IllegalArgumentException e)
+        catch (final IllegalArgumentException | IllegalStateException e)
         {
-            ctx.log("migration in " + id + ": bad serial history: " + e.getMessage());
+            ctx.log("migration in " + id + ": serial history not taken: " + e.getMessage());
         }
     }
 

@@ -63,6 +63,7 @@ final class QemuMigrationOut implements MigrationOutSession
     private boolean migrateSent;
     private boolean qemuCompleted;
     private boolean committed;
+    private String targetAddr = "";
     private PropolisMigrationState published = PropolisMigrationState.Sync;
 
     QemuMigrationOut(final QemuMachine machine, final MachineContext ctx, final UUID id, final QmpClient qmp,
@@ -123,6 +124,7 @@ final class QemuMigrationOut implements MigrationOutSession
         channel.send(offer);
         final MigrationChannel.Message ready = expect("ready", MigrationInbox.deadline(READY_MS));
         final String uri = ready.body().path("uri").asText("");
+        targetAddr = ready.body().path("propolis_addr").asText("");
         if (!uri.startsWith("tcp:"))
         {
             throw new MigrationInbox.Failure("the target's ready has no tcp uri: " + ready.body());
@@ -220,19 +222,16 @@ final class QemuMigrationOut implements MigrationOutSession
         {
             ctx.unlock();
         }
-        final ObjectNode go = MigrationChannel.message("go");
-        try
+        // The guest is paused for good here: the history is complete.
+        final SerialRing.Snapshot history = machine.ring().export();
+        channel.sendQuietly(MigrationChannel.message("go")
+            .put("serial_head", Base64.getEncoder().encodeToString(history.head()))
+            .put("serial_tail", Base64.getEncoder().encodeToString(history.tail()))
+            .put("serial_total", history.total()));
+        if (!targetAddr.isEmpty())
         {
-            final SerialRing.Slice history = machine.ring().history(null, (long) SerialRing.DEFAULT_CAPACITY,
-                (long) SerialRing.DEFAULT_CAPACITY);
-            go.put("serial_start", history.startOffset())
-                .put("serial", Base64.getEncoder().encodeToString(history.data()));
+            machine.qemuSerialPort().migrated(targetAddr, history.total());
         }
-        catch (final SerialRing.ExpiredRangeException | IllegalArgumentException e)
-        {
-            ctx.log("migration out " + id + ": com1 history not sent: " + e.getMessage());
-        }
-        channel.sendQuietly(go);
         ctx.lock();
         try
         {

@@ -6,13 +6,20 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -23,7 +30,8 @@ import sledagent.api.Json;
 /**
  * Live migration between two propolis-qemu processes with real QEMU under TCG and the ticking tiny guest (two
  * guests at most at once): the guest moves without losing or repeating a tick, both sides publish their phases,
- * the source ends Destroyed; a target killed mid-transfer leaves the source Running and ticking with its
+ * the source ends Destroyed, com1's history moves with the VM and a console client of the source gets Propolis's
+ * {@code {"Migrating": ...}} notice; a target killed mid-transfer leaves the source Running and ticking with its
  * migration_out in Error. Each test prints a {@code PERF migration ...} line.
  */
 class QemuMigrationTest
@@ -56,6 +64,7 @@ class QemuMigrationTest
     {
         final QemuServerProcess source = runningSource();
         final Watch sourceStates = watch(source);
+        final SerialClient console = new SerialClient(source);
         final QemuServerProcess target = server();
         final UUID migrationId = UUID.randomUUID();
         final long startNs = System.nanoTime();
@@ -91,6 +100,14 @@ class QemuMigrationTest
         final List<Integer> targetTicks = ticks(history(target));
         assertThat(targetTicks.subList(0, sourceTicks.size())).isEqualTo(sourceTicks);
         assertThat(targetTicks.get(sourceTicks.size())).as("the target's first tick").isEqualTo(lastSourceTick + 1);
+        assertThat(history(target)).startsWith(history(source));
+
+        // A console client of the source got every byte, then Propolis's notice of where the VM went.
+        final String sourceHistory = history(source);
+        final JsonNode notice = Json.mapper().readTree(console.text.get(10, TimeUnit.SECONDS));
+        assertThat(notice.at("/Migrating/destination").asText()).isEqualTo(target.addr());
+        assertThat(notice.at("/Migrating/from_start").asLong()).isEqualTo(sourceHistory.length());
+        assertThat(console.bytes()).isEqualTo(sourceHistory);
         for (int i = 1; i < targetTicks.size(); i++)
         {
             assertThat(targetTicks.get(i)).as("tick %d of %s", i, targetTicks).isEqualTo(targetTicks.get(i - 1) + 1);
@@ -205,6 +222,55 @@ class QemuMigrationTest
             .put("migration_id", migrationId.toString()).put("src_addr", source.addr())
             .putObject("replace_components");
         return body.toString();
+    }
+
+    /** A {@code GET /instance/serial} client from the start: the bytes it got, and its first text frame. */
+    private static final class SerialClient implements WebSocket.Listener
+    {
+        final CompletableFuture<String> text = new CompletableFuture<>();
+        private final StringBuilder received = new StringBuilder();
+        private final StringBuilder textFrame = new StringBuilder();
+
+        SerialClient(final QemuServerProcess server) throws Exception
+        {
+            HttpClient.newHttpClient().newWebSocketBuilder().header("api-version", "5.0.0")
+                .buildAsync(URI.create("ws://" + server.addr() + "/instance/serial?from_start=0"), this)
+                .get(10, TimeUnit.SECONDS);
+        }
+
+        @Override
+        public CompletionStage<?> onBinary(final WebSocket socket, final ByteBuffer data, final boolean last)
+        {
+            synchronized (received)
+            {
+                while (data.hasRemaining())
+                {
+                    received.append((char) (data.get() & 0xff));
+                }
+            }
+            socket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onText(final WebSocket socket, final CharSequence data, final boolean last)
+        {
+            textFrame.append(data);
+            if (last)
+            {
+                text.complete(textFrame.toString());
+            }
+            socket.request(1);
+            return null;
+        }
+
+        String bytes()
+        {
+            synchronized (received)
+            {
+                return received.toString();
+            }
+        }
     }
 
     /** Every generation one server publishes, long-polled on a thread of its own until it ends. */
