@@ -144,6 +144,7 @@ final class QemuMigrationOut implements MigrationOutSession
                 throw endedBy(item);
             }
         }
+        logFigures();
         expect("loaded", MigrationInbox.deadline(LOADED_MS));
         commit(channel);
     }
@@ -322,6 +323,24 @@ final class QemuMigrationOut implements MigrationOutSession
         catch (final QmpException e)
         {
             ctx.log("migration out " + id + ": cannot resume the guest: " + e.getMessage());
+        }
+    }
+
+    /** QEMU's own account of the finished migration, one log line (perf/RESULTS.md reads it). */
+    private void logFigures() throws InterruptedException
+    {
+        try
+        {
+            final JsonNode info = qmp.execute("query-migrate", null, CALL_MS);
+            ctx.log("migration out " + id + ": QEMU total-time " + info.path("total-time").asLong(-1)
+                + " ms, downtime " + info.path("downtime").asLong(-1) + " ms, setup-time "
+                + info.path("setup-time").asLong(-1) + " ms, ram transferred "
+                + info.at("/ram/transferred").asLong(-1) + " B, dirty-sync-count "
+                + info.at("/ram/dirty-sync-count").asLong(-1));
+        }
+        catch (final QmpException e)
+        {
+            ctx.log("migration out " + id + ": query-migrate: " + e.getMessage());
         }
     }
 
