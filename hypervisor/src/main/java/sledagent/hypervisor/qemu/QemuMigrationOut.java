@@ -52,6 +52,8 @@ final class QemuMigrationOut implements MigrationOutSession
     static final long CANCEL_MS = 5_000;
     /** Bound on each QMP call. */
     static final long CALL_MS = 2_000;
+    private static final int FIGURES_RETRIES = 20;
+    private static final long FIGURES_RETRY_MS = 5;
 
     private final QemuMachine machine;
     private final MachineContext ctx;
@@ -331,7 +333,13 @@ final class QemuMigrationOut implements MigrationOutSession
     {
         try
         {
-            final JsonNode info = qmp.execute("query-migrate", null, CALL_MS);
+            // QEMU emits `completed` a moment before it computes the times (0 until then): ask again, bounded.
+            JsonNode info = qmp.execute("query-migrate", null, CALL_MS);
+            for (int retry = 0; retry < FIGURES_RETRIES && info.path("total-time").asLong(-1) == 0; retry++)
+            {
+                Thread.sleep(FIGURES_RETRY_MS);
+                info = qmp.execute("query-migrate", null, CALL_MS);
+            }
             ctx.log("migration out " + id + ": QEMU total-time " + info.path("total-time").asLong(-1)
                 + " ms, downtime " + info.path("downtime").asLong(-1) + " ms, setup-time "
                 + info.path("setup-time").asLong(-1) + " ms, ram transferred "
