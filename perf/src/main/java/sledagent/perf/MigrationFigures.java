@@ -197,19 +197,22 @@ public final class MigrationFigures
         final Process process;
         final String addr;
         final Path log;
+        final Path runDir;
 
-        private Server(final Process process, final String addr, final Path log)
+        private Server(final Process process, final String addr, final Path log, final Path runDir)
         {
             this.process = process;
             this.addr = addr;
             this.log = log;
+            this.runDir = runDir;
         }
 
         static Server start(final BootSource boot) throws IOException
         {
             final Path log = Files.createTempFile("propolis-qemu-", ".log");
+            final Path runDir = Files.createTempDirectory("pq-perf-");
             final Process process = new ProcessBuilder(PropolisQemuLauncher.command("127.0.0.1:0", null, "tcg",
-                boot, null)).redirectError(log.toFile()).start();
+                boot, runDir)).redirectError(log.toFile()).start();
             final BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(),
                 StandardCharsets.UTF_8));
             for (String line = out.readLine(); line != null; line = out.readLine())
@@ -217,7 +220,7 @@ public final class MigrationFigures
                 final Matcher ready = READY.matcher(line);
                 if (ready.matches())
                 {
-                    return new Server(process, ready.group(1), log);
+                    return new Server(process, ready.group(1), log, runDir);
                 }
             }
             process.destroyForcibly();
@@ -256,6 +259,10 @@ public final class MigrationFigures
             process.destroyForcibly();
             process.waitFor(10, TimeUnit.SECONDS);
             Files.deleteIfExists(log);
+            try (var paths = Files.walk(runDir))
+            {
+                paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            }
         }
     }
 

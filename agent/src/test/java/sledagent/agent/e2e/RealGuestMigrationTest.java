@@ -57,6 +57,8 @@ class RealGuestMigrationTest
     private static TinyGuest guest;
 
     private AgentFixture fixture;
+    /** Where every propolis-qemu of the test keeps its VMs' sockets (one sub-directory per VMM). */
+    private Path runDir;
     private final List<PropolisWatch> watches = new ArrayList<>();
 
     @BeforeAll
@@ -82,13 +84,21 @@ class RealGuestMigrationTest
         {
             fixture.close();
         }
+        if (runDir != null)
+        {
+            try (var paths = Files.walk(runDir))
+            {
+                paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            }
+        }
     }
 
     @Test
     void aRealGuestMigratesAndAForceTerminatedSourceIsReportedAsItEnded() throws Exception
     {
+        runDir = Files.createTempDirectory("pq-migration-");
         final List<String> template = new ArrayList<>(PropolisQemuLauncher.command(VmmChoice.LISTEN, null, "auto",
-            new BootSource.Kernel(guest.vmlinux(), guest.initrd(), guest.append()), null));
+            new BootSource.Kernel(guest.vmlinux(), guest.initrd(), guest.append()), runDir));
         template.addAll(List.of("--hold-switchover-ms", Long.toString(HOLD_MS)));
         fixture = new AgentFixture(20_000, VmmChoice.command(template));
         final UUID instance = UUID.randomUUID();
