@@ -39,9 +39,10 @@ import sledagent.hypervisor.qemu.PropolisQemuLauncher;
 
 /**
  * Live migration of a real guest (propolis-qemu, QEMU under TCG, the ticking tiny guest) driven through the agent's
- * API exactly as Nexus drives it, and the seed's hazard on real QEMU: a source force-terminated around the moment
- * its migration completes is reported {@code completed} (never {@code failed}) whenever the target runs, and one
- * force-terminated mid-transfer is reported {@code failed} with the target failed too.
+ * API exactly as Nexus drives it, a target killed mid-transfer, and the seed's hazard on real QEMU: a source
+ * force-terminated around the moment its migration completes is reported {@code completed} (never
+ * {@code failed}) whenever the target runs, and one force-terminated mid-transfer is reported {@code failed} with
+ * the target failed too.
  *
  * <p>One guest boots once and is migrated along a chain of VMMs (at most two guests at once: source and target).
  * propolis-qemu runs with {@code --hold-switchover-ms}: each source holds at QEMU's {@code pre-switchover} (phase
@@ -166,7 +167,24 @@ class RealGuestMigrationTest
             }
         }
 
-        // 4. The seed's hazard (a): force-terminated mid-transfer (held at Pause): failed, and the target fails.
+        // 4. The target killed mid-transfer (its propolis-qemu SIGKILLed while the source holds at Pause): the source
+        //    runs on, ticking, with migration_out failed; the target is failed and nothing is left of it.
+        final Vmm doomed = migrate(instance, current);
+        current.watch.awaitPhase("Pause", WAIT);
+        final List<Long> doomedPids = fixture.zonePids(doomed.id);
+        final Vmm source4 = current;
+        signalKill(pidOf(doomed.id, "java"));
+        awaitVmm(doomed.id, s -> s.vmmState().state() == VmmState.FAILED);
+        awaitVmm(source4.id, s -> migrationIs(s.migrationOut(), MigrationState.FAILED));
+        assertThat(last(source4.id).vmmState().state()).isEqualTo(VmmState.RUNNING);
+        assertThat(last(source4.id).migrationOut().migrationId()).isEqualTo(doomed.migration);
+        final int ticksBefore = ticks(source4.serial).size();
+        await().atMost(WAIT).until(() -> ticks(source4.serial).size() >= ticksBefore + 2);
+        await().atMost(WAIT).until(() -> !Files.exists(fixture.zoneDir(doomed.id)));
+        AgentFixture.assertGone(doomedPids);
+        assertGenerationsRise(source4.id);
+
+        // 5. The seed's hazard (a): force-terminated mid-transfer (held at Pause): failed, and the target fails.
         final Vmm lastTarget = migrate(instance, current);
         current.watch.awaitPhase("Pause", WAIT);
         final AgentHttpClient.Answer force = fixture.client.forceTerminate(current.id);
@@ -201,6 +219,32 @@ class RealGuestMigrationTest
         final PropolisWatch watch = new PropolisWatch(addr);
         watches.add(watch);
         return new Vmm(id, addr, migration, new GuestSerial(addr), watch);
+    }
+
+    /** The zone's process whose command name starts with {@code comm} (unshare's and the JVM's argv name QEMU). */
+    private long pidOf(final UUID id, final String comm) throws IOException
+    {
+        for (final long pid : fixture.zonePids(id))
+        {
+            try
+            {
+                if (Files.readString(Path.of("/proc", Long.toString(pid), "comm")).strip().startsWith(comm))
+                {
+                    return pid;
+                }
+            }
+            catch (final IOException e)
+            {
+                // Gone meanwhile.
+            }
+        }
+        throw new AssertionError("no " + comm + " in the zone of " + id + ": " + fixture.zonePids(id));
+    }
+
+    private static void signalKill(final long pid) throws Exception
+    {
+        final Process kill = new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start();
+        assertThat(kill.waitFor(5, java.util.concurrent.TimeUnit.SECONDS) && kill.exitValue() == 0).isTrue();
     }
 
     /** A VMM running the guest, a few ticks in. */
