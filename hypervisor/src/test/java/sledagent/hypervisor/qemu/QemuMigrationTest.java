@@ -140,6 +140,27 @@ class QemuMigrationTest
         assertThat(source.children()).as("the source's QEMU").hasSize(1);
     }
 
+    @Test
+    void aTargetWhoseSourceIsNotRunningFailsWithTheSourcesRefusal() throws Exception
+    {
+        final QemuServerProcess source = server();
+        assertThat(source.call("PUT", "/instance", ensureBody()).statusCode()).isEqualTo(201);
+        final QemuServerProcess target = server();
+        final UUID migrationId = UUID.randomUUID();
+        assertThat(target.call("PUT", "/instance", targetBody(migrationId, source)).statusCode()).isEqualTo(201);
+        final Watch targetStates = watch(target);
+
+        final JsonNode failed = targetStates.awaitState("Failed", BOOT);
+        assertThat(failed.at("/migration/migration_in/state").asText()).isEqualTo("Error");
+        assertThat(target.stderr()).contains("the source refused: HTTP/1.1 403")
+            .contains("Operation requires an active instance");
+        assertThat(target.children()).as("no QEMU for a migration that never started").isEmpty();
+        assertThat(tree(source.call("GET", "/instance", null)).at("/instance/state").asText())
+            .as("the source is untouched").isEqualTo("Creating");
+        assertThat(tree(source.call("GET", "/instance/migration-status", null)).path("migration_out").isNull())
+            .isTrue();
+    }
+
     // ---- helpers ----
 
     private QemuServerProcess server() throws IOException
