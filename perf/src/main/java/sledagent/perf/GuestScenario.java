@@ -31,7 +31,8 @@ import sledagent.hypervisor.sim.PropolisSimLauncher;
 final class GuestScenario
 {
     private static final Duration BOUND = Duration.ofSeconds(90);
-    private static final int GUEST_MB = 192;
+    /** The guest's memory, the same for ours, libvirt's and bare QEMU. */
+    static final int GUEST_MB = 192;
 
     private final PerfAgent perf;
     private final boolean qemu;
@@ -45,16 +46,26 @@ final class GuestScenario
 
     static void run(final StopLatency.Options options, final Cleanup cleanup) throws Exception
     {
+        final GuestScenario scenario = start(options, cleanup);
+        for (int i = 0; i < options.vmms; i++)
+        {
+            scenario.stopOne();
+            scenario.forceOne();
+            scenario.crashOne();
+            System.out.printf("  %d/%d rounds%n", i + 1, options.vmms);
+        }
+        scenario.print(options, "guest-" + options.vmm + ".txt",
+            String.format("guest --vmm %s, n=%d each%n", options.vmm, options.vmms));
+    }
+
+    /** An in-process agent (undone by {@code cleanup}) running {@code --vmm}'s VMMs: the tiny guest for qemu. */
+    static GuestScenario start(final StopLatency.Options options, final Cleanup cleanup) throws Exception
+    {
         final boolean qemu = "qemu".equals(options.vmm);
         final PerfAgent perf;
         if (qemu)
         {
-            final String missing = TinyGuest.missing();
-            if (missing != null)
-            {
-                throw new IllegalStateException("--vmm qemu needs " + missing);
-            }
-            final TinyGuest guest = TinyGuest.build(Path.of("perf/target/guest").toAbsolutePath());
+            final TinyGuest guest = guest();
             perf = PerfAgent.start(cleanup, options.startTimeoutMs, runDir -> guest.vmm().command(runDir));
             System.out.println("VMM: propolis-qemu, " + guest.vmm().describe() + ", guest " + GUEST_MB + " MiB");
         }
@@ -63,19 +74,22 @@ final class GuestScenario
             perf = PerfAgent.start(cleanup, options.startTimeoutMs, runDir -> PropolisSimLauncher::command);
             System.out.println("VMM: propolis-sim");
         }
-        final GuestScenario scenario = new GuestScenario(perf, qemu);
-        for (int i = 0; i < options.vmms; i++)
+        return new GuestScenario(perf, qemu);
+    }
+
+    /** The tiny guest, built once under {@code perf/target/guest}. */
+    static TinyGuest guest() throws IOException, InterruptedException
+    {
+        final String missing = TinyGuest.missing();
+        if (missing != null)
         {
-            scenario.stopOne();
-            scenario.forceOne();
-            scenario.crashOne();
-            System.out.printf("  %d/%d rounds%n", i + 1, options.vmms);
+            throw new IllegalStateException("a real guest needs " + missing);
         }
-        scenario.print(options);
+        return TinyGuest.build(Path.of("perf/target/guest").toAbsolutePath());
     }
 
     /** Register, run, (marker), RSS, stop -> destroyed. */
-    private void stopOne() throws Exception
+    void stopOne() throws Exception
     {
         final UUID id = UUID.randomUUID();
         final String addr = start(id);
@@ -87,7 +101,7 @@ final class GuestScenario
     }
 
     /** Register, run, (marker), force-terminate -> zone gone -> destroyed published. */
-    private void forceOne() throws Exception
+    void forceOne() throws Exception
     {
         final UUID id = UUID.randomUUID();
         start(id);
@@ -121,7 +135,7 @@ final class GuestScenario
     }
 
     /** Register, run, (marker), SIGKILL QEMU (or the sim's JVM) -> failed published. */
-    private void crashOne() throws Exception
+    void crashOne() throws Exception
     {
         final UUID id = UUID.randomUUID();
         start(id);
@@ -138,7 +152,7 @@ final class GuestScenario
     }
 
     /** Registers and runs a VMM; records register -> running (and -> marker); returns its address. */
-    private String start(final UUID id) throws Exception
+    String start(final UUID id) throws Exception
     {
         final String addr = PerfAgent.freeAddr();
         final Instant registerAt = Instant.now();
@@ -231,7 +245,7 @@ final class GuestScenario
         return -1;
     }
 
-    private void record(final String name, final Instant from, final Instant to)
+    void record(final String name, final Instant from, final Instant to)
     {
         figures.computeIfAbsent(name, k -> new ArrayList<>()).add(Duration.between(from, to).toNanos() / 1e6);
     }
@@ -244,20 +258,34 @@ final class GuestScenario
         }
     }
 
-    private void print(final StopLatency.Options options) throws IOException
+    /** Adds one figure in milliseconds. */
+    void record(final String name, final Duration took)
     {
-        final StringBuilder table = new StringBuilder();
-        table.append(String.format("guest --vmm %s, n=%d each%n", options.vmm, options.vmms));
-        table.append(String.format("%-62s %9s %9s %9s%n", "figure", "min", "median", "max"));
+        figures.computeIfAbsent(name, k -> new ArrayList<>()).add(took.toNanos() / 1e6);
+    }
+
+    /** The median of a figure so far (ms), or NaN. */
+    double median(final String name)
+    {
+        final List<Double> values = new ArrayList<>(figures.getOrDefault(name, List.of()));
+        values.sort(null);
+        return values.isEmpty() ? Double.NaN : values.get(values.size() / 2);
+    }
+
+    /** Prints the table (min / median / max of each figure) after {@code title}, and writes it to {@code --out}. */
+    void print(final StopLatency.Options options, final String fileName, final String title) throws IOException
+    {
+        final StringBuilder table = new StringBuilder(title);
+        table.append(String.format("%-74s %4s %9s %9s %9s%n", "figure", "n", "min", "median", "max"));
         for (final Map.Entry<String, List<Double>> entry : figures.entrySet())
         {
             final List<Double> values = new ArrayList<>(entry.getValue());
             values.sort(null);
-            table.append(String.format("%-62s %9.1f %9.1f %9.1f%n", entry.getKey(), values.get(0),
+            table.append(String.format("%-74s %4d %9.1f %9.1f %9.1f%n", entry.getKey(), values.size(), values.get(0),
                 values.get(values.size() / 2), values.get(values.size() - 1)));
         }
         System.out.print(table);
         Files.createDirectories(options.out);
-        Files.writeString(options.out.resolve("guest-" + options.vmm + ".txt"), table);
+        Files.writeString(options.out.resolve(fileName), table);
     }
 }

@@ -15,6 +15,8 @@ import java.util.List;
  *   guest            --vmm sim|qemu (sim) --vmms N   N VMMs each, one at a time: register -> running (-> the guest's
  *                    marker), stop -> destroyed, force-terminate -> zone gone -> Nexus ack, crash (SIGKILL of QEMU,
  *                    or of the sim's JVM) -> failed; RSS of the Propolis server's JVM and of QEMU
+ *   peer             --vmms N   ours (qemu) interleaved with libvirt (its own libvirtd, under PID 1 then under a
+ *                    subreaper) and bare QEMU on the same guest: start -> marker, destroy, crash -> event
  *
  *   --out DIR (perf/target/results)  .hgrm per metric, samples CSV, captured agent log
  *   --warmup K (0)       extra VMMs stopped first and not recorded
@@ -51,7 +53,8 @@ public final class StopLatency
         Path out = Path.of("perf/target/results");
     }
 
-    private static final List<String> SCENARIOS = List.of("force-terminate", "crash-detect", "deadlines", "guest");
+    private static final List<String> SCENARIOS = List.of("force-terminate", "crash-detect", "deadlines", "guest",
+        "peer");
 
     private StopLatency()
     {
@@ -86,6 +89,7 @@ public final class StopLatency
                 case "force-terminate" -> ForceTerminateScenario.run(options, cleanup, logs);
                 case "crash-detect" -> CrashDetectScenario.run(options, cleanup, logs);
                 case "guest" -> GuestScenario.run(options, cleanup);
+                case "peer" -> PeerScenario.run(options, cleanup);
                 default -> DeadlineScenario.run(options);
             }
         }

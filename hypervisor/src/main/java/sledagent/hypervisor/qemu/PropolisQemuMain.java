@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import sledagent.hypervisor.server.ListenAddress;
 import sledagent.hypervisor.server.PropolisHttpHandler;
+import sledagent.hypervisor.server.PropolisHttpServer;
 import sledagent.hypervisor.server.PropolisInstance;
 import sledagent.hypervisor.server.ServerThreads;
 
@@ -66,7 +67,7 @@ public final class PropolisQemuMain
         final ScheduledThreadPoolExecutor timer =
             new ScheduledThreadPoolExecutor(1, ServerThreads.daemons("propolis-qemu-timer"));
         // Bound first: a migration target tells its source (for the serial clients) where it serves.
-        final HttpServer server = HttpServer.create(options.listen(), BACKLOG);
+        final HttpServer server = PropolisHttpServer.bind(options.listen(), BACKLOG);
         final int port = server.getAddress().getPort();
         final PropolisInstance instance = new PropolisInstance(
             (request, context) -> QemuMachine.create(request, context, options, port, timer), "propolis-qemu");

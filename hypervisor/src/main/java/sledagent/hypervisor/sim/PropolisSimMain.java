@@ -8,6 +8,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import sledagent.hypervisor.server.ListenAddress;
 import sledagent.hypervisor.server.PropolisHttpHandler;
+import sledagent.hypervisor.server.PropolisHttpServer;
 import sledagent.hypervisor.server.ServerThreads;
 
 /**
@@ -82,7 +83,7 @@ public final class PropolisSimMain
         final PropolisHttpHandler handler = new PropolisHttpHandler(vm.core(), "propolis-sim", routes);
         routes.attach(handler);
         routes.fault(options.fault());
-        final HttpServer server = HttpServer.create(options.listen(), BACKLOG);
+        final HttpServer server = PropolisHttpServer.bind(options.listen(), BACKLOG);
         server.createContext("/", handler);
         server.setExecutor(ServerThreads.growingPool("propolis-sim-http", MAX_HTTP_THREADS, HTTP_THREAD_KEEPALIVE_S));
         server.start();
