@@ -46,6 +46,8 @@ public final class MigrationFigures
     private static final Pattern QEMU_FIGURES = Pattern.compile(
         "QEMU total-time (\\d+) ms, downtime (\\d+) ms, setup-time (\\d+) ms, ram transferred (\\d+) B, "
             + "dirty-sync-count (\\d+)");
+    private static final Pattern STOPPED = Pattern.compile("vCPUs stopped at (\\d+) us");
+    private static final Pattern RESUMED = Pattern.compile("vCPUs resumed at (\\d+) us");
     private static final Pattern READY = Pattern.compile("propolis-qemu listening on (\\S+) pid (\\d+)");
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
@@ -86,11 +88,12 @@ public final class MigrationFigures
             final long[] row = oneRun(boot, memoryMb);
             rows.add(row);
             System.out.printf("run %d: ensure->Running %d ms, QEMU total-time %d ms, QEMU downtime %d ms, "
-                + "tick gap - 1 s %d ms, ram transferred %d MiB, dirty syncs %d%n", run, row[0], row[1], row[2],
-                row[3], row[4] >> 20, row[5]);
+                + "tick gap - 1 s %d ms, ram transferred %d MiB, dirty syncs %d, vCPUs stopped -> resumed %d ms%n",
+                run, row[0], row[1], row[2], row[3], row[4] >> 20, row[5], row[6]);
         }
         final String[] names = {"ensure(target) -> target Running", "QEMU total-time", "QEMU downtime",
-            "guest downtime (tick gap - 1 s)", "RAM transferred (MiB)", "dirty syncs"};
+            "guest downtime (tick gap - 1 s)", "RAM transferred (MiB)", "dirty syncs",
+            "guest paused (source pre-switchover -> target RESUME)"};
         for (int f = 0; f < names.length; f++)
         {
             final int field = f;
@@ -141,8 +144,15 @@ public final class MigrationFigures
             }
             sourceTicks.close();
             targetTicks.close();
+            final Matcher stopped = STOPPED.matcher(source.log());
+            final Matcher resumed = RESUMED.matcher(target.log());
+            if (!stopped.find() || !resumed.find())
+            {
+                throw new IllegalStateException("no vCPU stop/resume times in the logs");
+            }
+            final long pausedMs = (Long.parseLong(resumed.group(1)) - Long.parseLong(stopped.group(1))) / 1000;
             return new long[] {runningMs, Long.parseLong(qemu.group(1)), Long.parseLong(qemu.group(2)), gapMs,
-                Long.parseLong(qemu.group(4)), Long.parseLong(qemu.group(5))};
+                Long.parseLong(qemu.group(4)), Long.parseLong(qemu.group(5)), pausedMs};
         }
     }
 

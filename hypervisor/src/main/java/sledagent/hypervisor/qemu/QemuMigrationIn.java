@@ -248,6 +248,7 @@ final class QemuMigrationIn
             final Object item = inbox.next(deadlineNs, "QEMU's RESUME");
             if (item instanceof QmpEvent event && event.name().equals("RESUME"))
             {
+                ctx.log("migration in " + id + ": vCPUs resumed at " + QemuMigrationOut.epochMicros(event) + " us");
                 break;
             }
             if (item instanceof MigrationInbox.Aborted aborted)

@@ -146,7 +146,6 @@ final class QemuMigrationOut implements MigrationOutSession
                 throw endedBy(item);
             }
         }
-        logFigures();
         expect("loaded", MigrationInbox.deadline(LOADED_MS));
         commit(channel);
     }
@@ -163,6 +162,8 @@ final class QemuMigrationOut implements MigrationOutSession
                     case "active" -> publish(PropolisMigrationState.RamPush);
                     case "pre-switchover" ->
                     {
+                        // The vCPUs stopped just before this event (QEMU's clock; the target logs its RESUME).
+                        ctx.log("migration out " + id + ": vCPUs stopped at " + epochMicros(event) + " us");
                         publish(PropolisMigrationState.Pause);
                         holdSwitchover();
                         qmp.execute("migrate-continue",
@@ -212,8 +213,8 @@ final class QemuMigrationOut implements MigrationOutSession
         }
     }
 
-    /** The target has the VM: Finish published, then {@code go}, then QEMU quits. */
-    private void commit(final MigrationChannel channel)
+    /** The target has the VM: Finish published, then {@code go}, then QEMU quits (after its figures are logged). */
+    private void commit(final MigrationChannel channel) throws InterruptedException
     {
         ctx.lock();
         try
@@ -235,6 +236,8 @@ final class QemuMigrationOut implements MigrationOutSession
         {
             machine.qemuSerialPort().migrated(targetAddr, history.total());
         }
+        // Off the guest's critical path: the target has its go already.
+        logFigures();
         ctx.lock();
         try
         {
@@ -424,6 +427,11 @@ final class QemuMigrationOut implements MigrationOutSession
         {
             ctx.unlock();
         }
+    }
+
+    static long epochMicros(final QmpEvent event)
+    {
+        return event.timestamp().getEpochSecond() * 1_000_000 + event.timestamp().getNano() / 1_000;
     }
 
     private InstanceMigrationStatus status(final PropolisMigrationState phase)
