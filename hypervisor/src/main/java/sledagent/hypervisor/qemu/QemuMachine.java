@@ -46,6 +46,10 @@ import sledagent.hypervisor.server.SerialQuery;
  *   <li>A guest poweroff ({@code SHUTDOWN}, {@code guest: true}): Stopping, then as a Stop.</li>
  *   <li>QEMU gone without a {@code SHUTDOWN} (killed, crashed), a failed {@code cont}, {@code GUEST_PANICKED} or
  *       an unasked pause in {@code internal-error}: Failed (QEMU killed if still there).</li>
+ *   <li>Live migration: out through {@link QemuMigrationOut} (on {@code GET /instance/migrate/{id}/start}), in
+ *       through {@link QemuMigrationIn} (a MigrationTarget ensure: QEMU launched with {@code -incoming defer} once
+ *       the source has sent the spec). A VM that ends (Failed, Stopped) with a migration under way ends it in
+ *       Error; a VM migrated out ends Destroyed when its QEMU has quit.</li>
  * </ul>
  * QEMU's exit is seen through {@link Process#onExit()}, never by polling. Every QMP call is bounded.
  */
@@ -525,18 +529,19 @@ final class QemuMachine implements Machine
                     ctx.publish(Destroyed);
                     return;
                 }
+                final InstanceMigrationStatus in = ctx.latest().migration().migrationIn();
                 if (haltAsked || shutdownSeen)
                 {
                     if (state != Stopped)
                     {
-                        ctx.publish(Stopped);
+                        // A guest that powered off mid-migration ends that migration too.
+                        ctx.publish(Stopped, unfinished(in), unfinished(out));
                     }
                     ctx.publish(Destroyed);
                 }
                 else
                 {
                     ctx.log("QEMU exited without a shutdown (status " + qemu.exitValue() + ")");
-                    final InstanceMigrationStatus in = ctx.latest().migration().migrationIn();
                     ctx.publish(Failed, unfinished(in), unfinished(out));
                     if (migrationIn != null)
                     {
