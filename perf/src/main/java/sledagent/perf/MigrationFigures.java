@@ -113,6 +113,8 @@ public final class MigrationFigures
             source.call("PUT", "/instance/state", "\"Run\"");
             final Ticks sourceTicks = new Ticks(source.addr);
             waitFor(() -> sourceTicks.count() >= 3, "3 ticks at the source");
+            // As the agent does: follow the source's state-monitor (its go waits until Finish has been seen).
+            final Thread sourceWatch = watch(source);
             final long ensureNs = System.nanoTime();
             target.call("PUT", "/instance", targetBody(source.addr));
             final Ticks targetTicks = new Ticks(target.addr);
@@ -144,6 +146,7 @@ public final class MigrationFigures
             }
             sourceTicks.close();
             targetTicks.close();
+            sourceWatch.interrupt();
             final Matcher stopped = STOPPED.matcher(source.log());
             final Matcher resumed = RESUMED.matcher(target.log());
             if (!stopped.find() || !resumed.find())
@@ -154,6 +157,35 @@ public final class MigrationFigures
             return new long[] {runningMs, Long.parseLong(qemu.group(1)), Long.parseLong(qemu.group(2)), gapMs,
                 Long.parseLong(qemu.group(4)), Long.parseLong(qemu.group(5)), pausedMs};
         }
+    }
+
+    /** A thread that long-polls {@code server}'s state-monitor, one generation after the other, until interrupted. */
+    private static Thread watch(final Server server)
+    {
+        final Thread thread = new Thread(() ->
+        {
+            long gen = 0;
+            while (!Thread.currentThread().isInterrupted())
+            {
+                try
+                {
+                    gen = Json.mapper().readTree(server.call("GET", "/instance/state-monitor", "{\"gen\":" + gen
+                        + "}")).get("gen").asLong() + 1;
+                }
+                catch (final InterruptedException e)
+                {
+                    return;
+                }
+                catch (final Exception e)
+                {
+                    // 410 once Destroyed, or the server gone: nothing more to see.
+                    return;
+                }
+            }
+        }, "source-watch");
+        thread.setDaemon(true);
+        thread.start();
+        return thread;
     }
 
     private static String ensureBody(final int memoryMb)

@@ -55,8 +55,8 @@ final class QemuMigrationIn
     static final long LAUNCH_MS = 20_000;
     /** Longest silence from QEMU (no MIGRATION event) while the state moves in. */
     static final long STALL_MS = 60_000;
-    /** After {@code loaded}, how long the source may take to say {@code go}. */
-    static final long GO_MS = 10_000;
+    /** After {@code loaded}, how long the source may take to say {@code go} (it waits up to 10 s for a watcher). */
+    static final long GO_MS = QemuMigrationOut.SEEN_MS + 10_000;
     /** From {@code cont} to QEMU's RESUME. */
     static final long RESUME_MS = 5_000;
     /** Bound on each QMP call. */

@@ -11,6 +11,11 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.Base64;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import sledagent.api.Json;
 import sledagent.api.propolis.InstanceMigrationStatus;
 import sledagent.api.propolis.PropolisMigrationState;
@@ -28,13 +33,17 @@ import sledagent.hypervisor.server.MigrationOutSession;
  *       {@code pre-switchover} (vCPUs stopped), RamPushDirty once our {@code migrate-continue} (sent at once) lets
  *       the last dirty pages go, Device on {@code device};</li>
  *   <li>after {@code completed}, the target says {@code loaded} (its QEMU has the whole state, paused); only then we
- *       publish migration_out Finish, and only after that send {@code go} (with com1's history) and quit QEMU
- *       (Destroyed on its exit).</li>
+ *       publish migration_out Finish, then send {@code go} (with com1's history) once Finish has been seen, and
+ *       quit QEMU (Destroyed on its exit).</li>
  * </ol>
- * Publishing Finish before {@code go} is the commit order that makes a kill of this server safe: a target runs only
- * if Finish was published here first, so whoever looks at this server (the agent's last look) never sees a
- * migration that is not finished while the VM runs at the target. The other way round (killed between Finish and
- * {@code go}) loses the VM at the target (Failed there) rather than running it twice.
+ * Commit order, the seed's hazard: the target runs the guest only on {@code go}; {@code go} goes out only after
+ * Finish is published <em>and some watcher has seen it</em> ({@link MachineContext#onceSeen}): the agent asking
+ * its state-monitor for the generation after Finish (it has taken Finish in), or a look at generation 0 (the
+ * agent's last look before a kill) answered with Finish, in which case {@code go} is written before that answer.
+ * So whenever the target may run, whoever decides what to report about this source has seen Finish; a source killed
+ * between its Finish and anyone seeing it never sends {@code go}, and its target fails (the agent, whose last look
+ * saw no Finish, reports the migration failed: both agree). With no watcher at all, {@code go} goes after
+ * {@link #SEEN_MS}.
  *
  * <p>Failure before the commit (the target gone or saying {@code error}, QEMU's {@code failed} or {@code cancelled},
  * a deadline) cancels QEMU's migration if it is under way, makes sure the guest runs again here, and publishes
@@ -52,6 +61,8 @@ final class QemuMigrationOut implements MigrationOutSession
     static final long CANCEL_MS = 5_000;
     /** Bound on each QMP call. */
     static final long CALL_MS = 2_000;
+    /** How long {@code go} waits for a watcher (the agent) to have seen Finish; then it goes all the same. */
+    static final long SEEN_MS = 10_000;
     private static final int FIGURES_RETRIES = 20;
     private static final long FIGURES_RETRY_MS = 5;
 
@@ -213,25 +224,48 @@ final class QemuMigrationOut implements MigrationOutSession
         }
     }
 
-    /** The target has the VM: Finish published, then {@code go}, then QEMU quits (after its figures are logged). */
+    /**
+     * The target has the VM: Finish published, then {@code go} as soon as a watcher has seen Finish (see the class
+     * comment), then QEMU quits (after its figures are logged).
+     */
     private void commit(final MigrationChannel channel) throws InterruptedException
     {
+        // The guest is paused for good here: the history is complete.
+        final SerialRing.Snapshot history = machine.ring().export();
+        final ObjectNode go = MigrationChannel.message("go")
+            .put("serial_head", Base64.getEncoder().encodeToString(history.head()))
+            .put("serial_tail", Base64.getEncoder().encodeToString(history.tail()))
+            .put("serial_total", history.total());
+        final AtomicBoolean goSent = new AtomicBoolean();
+        final CompletableFuture<Void> seen = new CompletableFuture<>();
+        final Runnable sendGo = () ->
+        {
+            if (goSent.compareAndSet(false, true))
+            {
+                channel.sendQuietly(go);
+            }
+            seen.complete(null);
+        };
         ctx.lock();
         try
         {
             committed = true;
             ctx.publish(Migrating, null, status(PropolisMigrationState.Finish));
+            ctx.onceSeen(ctx.latest().gen(), sendGo);
         }
         finally
         {
             ctx.unlock();
         }
-        // The guest is paused for good here: the history is complete.
-        final SerialRing.Snapshot history = machine.ring().export();
-        channel.sendQuietly(MigrationChannel.message("go")
-            .put("serial_head", Base64.getEncoder().encodeToString(history.head()))
-            .put("serial_tail", Base64.getEncoder().encodeToString(history.tail()))
-            .put("serial_total", history.total()));
+        try
+        {
+            seen.get(SEEN_MS, TimeUnit.MILLISECONDS);
+        }
+        catch (final TimeoutException | ExecutionException e)
+        {
+            ctx.log("migration out " + id + ": nobody has seen Finish within " + SEEN_MS + " ms: go all the same");
+            sendGo.run();
+        }
         if (!targetAddr.isEmpty())
         {
             machine.qemuSerialPort().migrated(targetAddr, history.total());
