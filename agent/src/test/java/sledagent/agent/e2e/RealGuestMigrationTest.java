@@ -45,7 +45,9 @@ import sledagent.hypervisor.qemu.PropolisQemuLauncher;
  *
  * <p>One guest boots once and is migrated along a chain of VMMs (at most two guests at once: source and target).
  * propolis-qemu runs with {@code --hold-switchover-ms}: each source holds at QEMU's {@code pre-switchover} (phase
- * Pause, guest paused) for {@link #HOLD_MS}, which gives the test a known moment just before completion.
+ * Pause, guest paused) for {@link #HOLD_MS}, which gives the test a known moment just before completion, and
+ * {@code --monitor-delay-ms}: the agent's monitor hears of each state {@link #MONITOR_DELAY_MS} after it is
+ * published, so a force-terminate right after Finish lands before the agent has seen it (only its last look can).
  */
 class RealGuestMigrationTest
 {
@@ -53,6 +55,8 @@ class RealGuestMigrationTest
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final int GUEST_MB = 192;
     private static final long HOLD_MS = 500;
+    /** How long the agent's monitor learns of a new state after it is published (its last look is not held). */
+    private static final long MONITOR_DELAY_MS = 300;
     private static final Pattern TICK = Pattern.compile("tick (\\d+)\r?\n");
     private static TinyGuest guest;
 
@@ -99,7 +103,8 @@ class RealGuestMigrationTest
         runDir = Files.createTempDirectory("pq-migration-");
         final List<String> template = new ArrayList<>(PropolisQemuLauncher.command(VmmChoice.LISTEN, null, "auto",
             new BootSource.Kernel(guest.vmlinux(), guest.initrd(), guest.append()), runDir));
-        template.addAll(List.of("--hold-switchover-ms", Long.toString(HOLD_MS)));
+        template.addAll(List.of("--hold-switchover-ms", Long.toString(HOLD_MS), "--monitor-delay-ms",
+            Long.toString(MONITOR_DELAY_MS)));
         fixture = new AgentFixture(20_000, VmmChoice.command(template));
         final UUID instance = UUID.randomUUID();
         final Vmm source = runningGuest(instance);
@@ -118,8 +123,9 @@ class RealGuestMigrationTest
         await().atMost(WAIT).until(() -> ticks(first.serial).size() > ticks(source.serial).size() + 1);
         assertContinuous(ticks(first.serial));
 
-        // 2. The seed's hazard (b): the source force-terminated the moment its Propolis says Finish, racing the
-        //    agent's own monitor: the agent must report completed (its last look), and the target runs.
+        // 2. The seed's hazard (b): the source force-terminated the moment its Propolis says Finish, before the
+        //    agent's monitor has heard of it: the agent must report completed (its last look sees Finish, which also
+        //    releases the target's go), and the target runs.
         final Vmm second = migrate(instance, first);
         first.watch.awaitPhase("Finish", WAIT);
         fixture.client.forceTerminate(first.id);

@@ -73,6 +73,7 @@ public final class PropolisQemuMain
             (request, context) -> QemuMachine.create(request, context, options, port, timer), "propolis-qemu");
         final PropolisHttpHandler handler =
             new PropolisHttpHandler(instance, "propolis-qemu", PropolisHttpHandler.Extension.NONE);
+        handler.delayMonitorAnswers(options.monitorDelayMs());
         server.createContext("/", handler);
         server.setExecutor(ServerThreads.growingPool("propolis-qemu-http", MAX_HTTP_THREADS,
             HTTP_THREAD_KEEPALIVE_S));

@@ -49,6 +49,7 @@ public final class PropolisHttpHandler implements HttpHandler
     // hang_http: requests read and never answered. Kept referenced so nothing collects their connections.
     private final Queue<HttpExchange> heldExchanges = new ConcurrentLinkedQueue<>();
     private volatile boolean hangHttp;
+    private volatile long monitorDelayMs;
 
     /**
      * @param vm         the instance
@@ -69,6 +70,18 @@ public final class PropolisHttpHandler implements HttpHandler
     public void withholdAnswers()
     {
         hangHttp = true;
+    }
+
+    /**
+     * Tests only (propolis-qemu's {@code --monitor-delay-ms}): hold each state-monitor answer for a generation past 0
+     * this long, so that a state can be published and not yet seen by a watcher. Looks at generation 0 (the agent's
+     * last look) are answered at once.
+     *
+     * @param delayMs 0 for none
+     */
+    public void delayMonitorAnswers(final long delayMs)
+    {
+        monitorDelayMs = delayMs;
     }
 
     @Override
@@ -166,7 +179,12 @@ public final class PropolisHttpHandler implements HttpHandler
                 requireMethod(exchange, "GET");
                 requireVersion(exchange);
                 final long gen = monitorGeneration(jsonBody(exchange));
-                send(exchange, 200, requestId, vm.awaitGeneration(gen));
+                final Object answer = vm.awaitGeneration(gen);
+                if (gen > 0 && monitorDelayMs > 0)
+                {
+                    Thread.sleep(monitorDelayMs);
+                }
+                send(exchange, 200, requestId, answer);
             }
             case "/instance/migration-status" ->
             {
