@@ -2,7 +2,8 @@
 # Builds the tiny test guest from Debian packages only (linux-image-amd64, busybox-static, cpio, xz-utils):
 #   OUTDIR/vmlinux            the installed kernel as an ELF with its PVH entry note (QEMU -kernel boots it directly)
 #   OUTDIR/initramfs.cpio.gz  busybox + /init: GUEST-READY marker, one "tick N" a second, ACPI power button ->
-#                             poweroff, a shell on ttyS0
+#                             poweroff, a shell on ttyS0; with dirty_mb=N on the kernel command line it keeps
+#                             rewriting N MiB of memory (a migration under load)
 #   OUTDIR/cmdline            the kernel command line to boot it with (QEMU -append)
 # Idempotent: does nothing (in a few ms) when OUTDIR was built from the same kernel, busybox and script.
 # Usage: build-guest.sh OUTDIR
@@ -106,6 +107,12 @@ for m in /lib/modules/evdev.ko /lib/modules/button.ko; do
 done
 acpid -d > /dev/null 2>&1 &
 echo "GUEST-READY uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/ttyS0
+# dirty_mb=N on the kernel command line (the kernel hands unknown name=value words to init as environment): keep
+# rewriting N MiB of random bytes, a guest whose memory changes while it migrates.
+if [ -n "$dirty_mb" ]; then
+  (dd if=/dev/urandom of=/tmp/dirty.src bs=1M count="$dirty_mb" 2> /dev/null
+    while true; do cp /tmp/dirty.src /tmp/dirty.dst; done) &
+fi
 # A shell on the serial line, with ttyS0 as its controlling terminal; a new one when it exits.
 (while true; do setsid -c sh -i < /dev/ttyS0 > /dev/ttyS0 2>&1; sleep 1; done) &
 i=0

@@ -68,11 +68,14 @@ public final class PropolisQemuMain
     {
         final ScheduledThreadPoolExecutor timer =
             new ScheduledThreadPoolExecutor(1, ServerThreads.daemons("propolis-qemu-timer"));
+        // Bound first: a migration target tells its source (for the serial clients) where it serves.
+        final HttpServer server = PropolisHttpServer.bind(options.listen(), BACKLOG);
+        final int port = server.getAddress().getPort();
         final PropolisInstance instance = new PropolisInstance(
-            (request, context) -> QemuMachine.create(request, context, options, timer), "propolis-qemu");
+            (request, context) -> QemuMachine.create(request, context, options, port, timer), "propolis-qemu");
         final PropolisHttpHandler handler =
             new PropolisHttpHandler(instance, "propolis-qemu", PropolisHttpHandler.Extension.NONE);
-        final HttpServer server = PropolisHttpServer.bind(options.listen(), BACKLOG);
+        handler.delayMonitorAnswers(options.monitorDelayMs());
         server.createContext("/", handler);
         server.setExecutor(ServerThreads.growingPool("propolis-qemu-http", MAX_HTTP_THREADS,
             HTTP_THREAD_KEEPALIVE_S));

@@ -95,6 +95,20 @@ public final class QemuCommandLine
         return qmpSocket;
     }
 
+    /**
+     * This command line for a migration target: {@code -incoming defer}, so that QEMU waits (in {@code inmigrate})
+     * for {@code migrate-incoming} on an address chosen after start. With {@code -S} still there, the VM stays
+     * paused once the state is in, until {@code cont}.
+     *
+     * @return a new command line
+     */
+    public QemuCommandLine withIncomingDefer()
+    {
+        final List<String> incoming = new ArrayList<>(argv);
+        incoming.addAll(List.of("-incoming", "defer"));
+        return new QemuCommandLine(incoming, new LinkedHashMap<>(serialSockets), qmpSocket);
+    }
+
     /** The argv as one shell-quoted line, for the log. */
     public String toShellLine()
     {

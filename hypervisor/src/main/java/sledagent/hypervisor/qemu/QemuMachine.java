@@ -2,23 +2,29 @@ package sledagent.hypervisor.qemu;
 
 import static sledagent.api.propolis.PropolisInstanceState.Destroyed;
 import static sledagent.api.propolis.PropolisInstanceState.Failed;
+import static sledagent.api.propolis.PropolisInstanceState.Migrating;
 import static sledagent.api.propolis.PropolisInstanceState.Rebooting;
 import static sledagent.api.propolis.PropolisInstanceState.Running;
 import static sledagent.api.propolis.PropolisInstanceState.Starting;
 import static sledagent.api.propolis.PropolisInstanceState.Stopped;
 import static sledagent.api.propolis.PropolisInstanceState.Stopping;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import sledagent.api.propolis.InstanceEnsureRequest;
 import sledagent.api.propolis.InstanceInitializationMethod;
+import sledagent.api.propolis.InstanceMigrationStatus;
 import sledagent.api.propolis.PropolisInstanceState;
+import sledagent.api.propolis.PropolisMigrationState;
 import sledagent.hypervisor.server.Machine;
 import sledagent.hypervisor.server.MachineContext;
+import sledagent.hypervisor.server.MigrationOutSession;
 import sledagent.hypervisor.server.PropolisRefusal;
 import sledagent.hypervisor.server.SerialHistory;
 import sledagent.hypervisor.server.SerialPort;
@@ -40,6 +46,10 @@ import sledagent.hypervisor.server.SerialQuery;
  *   <li>A guest poweroff ({@code SHUTDOWN}, {@code guest: true}): Stopping, then as a Stop.</li>
  *   <li>QEMU gone without a {@code SHUTDOWN} (killed, crashed), a failed {@code cont}, {@code GUEST_PANICKED} or
  *       an unasked pause in {@code internal-error}: Failed (QEMU killed if still there).</li>
+ *   <li>Live migration: out through {@link QemuMigrationOut} (on {@code GET /instance/migrate/{id}/start}), in
+ *       through {@link QemuMigrationIn} (a MigrationTarget ensure: QEMU launched with {@code -incoming defer} once
+ *       the source has sent the spec). A VM that ends (Failed, Stopped) with a migration under way ends it in
+ *       Error; a VM migrated out ends Destroyed when its QEMU has quit.</li>
  * </ul>
  * QEMU's exit is seen through {@link Process#onExit()}, never by polling. Every QMP call is bounded.
  */
@@ -58,58 +68,90 @@ final class QemuMachine implements Machine
 
     private final MachineContext ctx;
     private final ScheduledExecutorService timer;
-    private final Process qemu;
-    private final SerialConsole console;
+    private final QemuOptions config;
+    private final String name;
     private final SerialRing ring;
     private final QemuSerialPort serialPort;
     private final Path runDir;
     private final CompletableFuture<Void> eof = new CompletableFuture<>();
+    /** The QMP client once the handshake is done; failed if it never will be. */
+    private final CompletableFuture<QmpClient> qmpReady = new CompletableFuture<>();
     // Guarded by the instance lock.
+    private Process qemu;
+    private SerialConsole console;
+    private ObjectNode spec;
     private QmpClient qmp;
     private boolean startAsked;
     private boolean haltAsked;
     private boolean shutdownSeen;
     private boolean resumed;
     private long lastResetNs;
+    private QemuMigrationIn migrationIn;
+    private QemuMigrationOut migrationOut;
 
-    private QemuMachine(final MachineContext ctx, final ScheduledExecutorService timer, final Process qemu,
-        final SerialConsole console, final SerialRing ring, final QemuSerialPort serialPort, final Path runDir)
+    private QemuMachine(final MachineContext ctx, final ScheduledExecutorService timer, final QemuOptions config,
+        final String name, final Path runDir)
     {
         this.ctx = ctx;
         this.timer = timer;
-        this.qemu = qemu;
-        this.console = console;
-        this.ring = ring;
-        this.serialPort = serialPort;
+        this.config = config;
+        this.name = name;
         this.runDir = runDir;
+        this.ring = new SerialRing();
+        this.serialPort = new QemuSerialPort(ring);
     }
 
     /**
-     * The factory's work at the first ensure: the spec checked and turned into QEMU's argv (a component QEMU cannot
-     * honour is a 400 naming it), QEMU spawned paused, the serial reader and the QMP handshake started.
+     * The factory's work at the first ensure. From a spec: the spec checked and turned into QEMU's argv (a component
+     * QEMU cannot honour is a 400 naming it), QEMU spawned paused, the serial reader and the QMP handshake started.
+     * As a migration target: nothing is spawned yet; a {@link QemuMigrationIn} starts (once the lock is released)
+     * and launches QEMU with {@code -incoming defer} from the spec the source sends.
      *
      * @param request the ensure request
      * @param ctx     the instance
      * @param config  the server's command line
+     * @param port    the port the server listens on (a migration target tells its source)
      * @param timer   for the kill deadline
      * @return the machine
-     * @throws PropolisRefusal 400 for a spec it cannot run or a migration target; 500 if QEMU cannot be spawned
+     * @throws PropolisRefusal 400 for a spec it cannot run; 500 if QEMU cannot be spawned
      */
     static QemuMachine create(final InstanceEnsureRequest request, final MachineContext ctx,
-        final QemuOptions config, final ScheduledExecutorService timer) throws PropolisRefusal
+        final QemuOptions config, final int port, final ScheduledExecutorService timer) throws PropolisRefusal
     {
+        final Path runDir = config.runDir().resolve(request.properties().id().toString().substring(0, 8));
+        final QemuMachine machine = new QemuMachine(ctx, timer, config, request.properties().name(), runDir);
+        if (request.init() instanceof InstanceInitializationMethod.MigrationTarget target)
+        {
+            final QemuMigrationIn in = new QemuMigrationIn(machine, ctx, target.value().migrationId(),
+                target.value().srcAddr(), port);
+            machine.migrationIn = in;
+            ctx.afterUnlock(in::start);
+            return machine;
+        }
         if (!(request.init() instanceof InstanceInitializationMethod.Spec fromSpec))
         {
-            throw PropolisRefusal.badRequest("propolis-qemu cannot be a migration target (init method "
-                + "MigrationTarget is not supported)");
+            throw new IllegalStateException("unreachable: " + request.init());
         }
-        final Path runDir = config.runDir().resolve(request.properties().id().toString().substring(0, 8));
-        final QemuCommandLine commandLine;
+        machine.launch(fromSpec.value().spec(), false);
+        return machine;
+    }
+
+    /**
+     * Spawns QEMU for {@code vmSpec}, paused, with the serial reader and the QMP handshake on their own threads.
+     * Called with the lock held (at ensure, or by the migration in once the source has sent the spec).
+     *
+     * @param vmSpec   the instance spec
+     * @param incoming true for a migration target ({@code -incoming defer})
+     * @throws PropolisRefusal 400 for a spec QEMU cannot honour; 500 if QEMU cannot be spawned
+     */
+    void launch(final ObjectNode vmSpec, final boolean incoming) throws PropolisRefusal
+    {
+        QemuCommandLine commandLine;
         try
         {
             Files.createDirectories(runDir);
-            commandLine = QemuCommandLine.build(fromSpec.value().spec(), new QemuCommandLine.Options(
-                config.qemuBinary(), request.properties().name(), runDir, config.boot(), config.accel(), null));
+            commandLine = QemuCommandLine.build(vmSpec, new QemuCommandLine.Options(
+                config.qemuBinary(), name, runDir, config.boot(), config.accel(), null));
         }
         catch (final IllegalArgumentException e)
         {
@@ -119,6 +161,10 @@ final class QemuMachine implements Machine
         catch (final IOException e)
         {
             throw new PropolisRefusal(500, "CreateFailed", "cannot make " + runDir + ": " + e);
+        }
+        if (incoming)
+        {
+            commandLine = commandLine.withIncomingDefer();
         }
         ctx.log("accelerator " + config.accel().accel() + " (" + config.accel().reason() + ")");
         ctx.log("qemu argv: " + commandLine.toShellLine());
@@ -134,25 +180,91 @@ final class QemuMachine implements Machine
             deleteQuietly(runDir);
             throw new PropolisRefusal(500, "CreateFailed", "cannot start " + config.qemuBinary() + ": " + e);
         }
-        final SerialRing ring = new SerialRing();
+        spec = vmSpec;
+        qemu = process;
         final Path com1 = commandLine.serialSockets().get("com1");
-        final QemuSerialPort serialPort = new QemuSerialPort(ring);
-        final SerialConsole console = com1 == null ? null
-            : SerialConsole.start(com1, request.properties().name() + "-com1", ring, serialPort::outputArrived,
-                HANDSHAKE_MS);
+        console = com1 == null ? null
+            : SerialConsole.start(com1, name + "-com1", ring, serialPort::outputArrived, HANDSHAKE_MS);
         serialPort.attach(console);
-        final QemuMachine machine = new QemuMachine(ctx, timer, process, console, ring, serialPort, runDir);
-        final Thread handshake = new Thread(machine::handshake, "qemu-handshake");
+        final Thread handshake = new Thread(this::handshake, "qemu-handshake");
         handshake.setDaemon(true);
         handshake.start();
-        process.onExit().thenRun(machine::exited);
-        return machine;
+        process.onExit().thenRun(this::exited);
     }
 
-    /** QEMU's process (for tests: its pid). */
+    /** QEMU's process (for tests: its pid), or null before a migration target has launched it. */
     ProcessHandle process()
     {
-        return qemu.toHandle();
+        ctx.lock();
+        try
+        {
+            return qemu == null ? null : qemu.toHandle();
+        }
+        finally
+        {
+            ctx.unlock();
+        }
+    }
+
+    /** The QMP client once QEMU has answered its handshake (fails if it never will). */
+    CompletableFuture<QmpClient> qmpReady()
+    {
+        return qmpReady;
+    }
+
+    /** com1's ring (the migration moves its history). */
+    SerialRing ring()
+    {
+        return ring;
+    }
+
+    /** com1 for the WebSocket sessions (told where the VM went when it migrates out). */
+    QemuSerialPort qemuSerialPort()
+    {
+        return serialPort;
+    }
+
+    /** The spec the VM runs (the source sends it to the target); null before launch. Call with the lock held. */
+    ObjectNode spec()
+    {
+        return spec;
+    }
+
+    /** True once a halt was asked (a Stop on a migration target ends its migration). Call with the lock held. */
+    boolean haltAsked()
+    {
+        return haltAsked;
+    }
+
+    /** Kills QEMU now, if there is one (a failed migration in). Call with the lock held. */
+    void killQemu()
+    {
+        if (qemu != null)
+        {
+            qemu.destroyForcibly();
+        }
+    }
+
+    /**
+     * The source has handed the VM to the target (migration_out Finish is published): QEMU, paused in
+     * {@code postmigrate}, is quit; its exit then publishes Destroyed. Call with the lock held.
+     */
+    void quitAfterMigration()
+    {
+        halt();
+    }
+
+    @Override
+    public MigrationOutSession migrateOut(final UUID migrationId) throws PropolisRefusal
+    {
+        if (qmp == null || spec == null)
+        {
+            throw PropolisRefusal.forbidden("Instance is currently starting");
+        }
+        final QemuMigrationOut out = new QemuMigrationOut(this, ctx, migrationId, qmp, config.holdSwitchoverMs());
+        migrationOut = out;
+        ctx.publish(Migrating, null, new InstanceMigrationStatus(migrationId, PropolisMigrationState.Sync));
+        return out;
     }
 
     @Override
@@ -170,8 +282,17 @@ final class QemuMachine implements Machine
     @Override
     public void stop(final PropolisInstanceState from)
     {
+        // A migration target that has not finished: its migration in ends in Error with the Stop.
+        final InstanceMigrationStatus inError = migrationIn != null && migrationIn.abort()
+            ? new InstanceMigrationStatus(migrationIn.id(), PropolisMigrationState.Error) : null;
         // A VM that never ran has nothing to stop: straight to Stopped, as Propolis does.
-        ctx.publish(resumed ? Stopping : Stopped);
+        ctx.publish(resumed ? Stopping : Stopped, inError, null);
+        if (qemu == null)
+        {
+            // A migration target that never launched QEMU: nothing to wait for.
+            ctx.publish(Destroyed);
+            return;
+        }
         halt();
     }
 
@@ -230,6 +351,7 @@ final class QemuMachine implements Machine
         catch (final QmpException e)
         {
             ctx.log("QMP handshake failed: " + e.getMessage());
+            qmpReady.completeExceptionally(e);
             eof.complete(null);
             qemu.destroyForcibly();
             return;
@@ -237,10 +359,12 @@ final class QemuMachine implements Machine
         catch (final InterruptedException e)
         {
             Thread.currentThread().interrupt();
+            qmpReady.completeExceptionally(e);
             eof.complete(null);
             qemu.destroyForcibly();
             return;
         }
+        qmpReady.complete(client);
         locked(() ->
         {
             qmp = client;
@@ -304,6 +428,14 @@ final class QemuMachine implements Machine
             if (!event.name().equals("RESUME") && !event.name().equals("STOP"))
             {
                 ctx.log("QMP event " + event.name() + " " + event.data() + " in " + state);
+            }
+            if (migrationIn != null)
+            {
+                migrationIn.offer(event);
+            }
+            if (migrationOut != null)
+            {
+                migrationOut.offer(event);
             }
             switch (event.name())
             {
@@ -390,21 +522,41 @@ final class QemuMachine implements Machine
                 {
                     return;
                 }
+                final InstanceMigrationStatus out = ctx.latest().migration().migrationOut();
+                if (out != null && out.state() == PropolisMigrationState.Finish)
+                {
+                    // Migrated out: the VM lives on at the target; here it is simply gone.
+                    ctx.publish(Destroyed);
+                    return;
+                }
+                final InstanceMigrationStatus in = ctx.latest().migration().migrationIn();
                 if (haltAsked || shutdownSeen)
                 {
                     if (state != Stopped)
                     {
-                        ctx.publish(Stopped);
+                        // A guest that powered off mid-migration ends that migration too.
+                        ctx.publish(Stopped, unfinished(in), unfinished(out));
                     }
                     ctx.publish(Destroyed);
                 }
                 else
                 {
                     ctx.log("QEMU exited without a shutdown (status " + qemu.exitValue() + ")");
-                    ctx.publish(Failed);
+                    ctx.publish(Failed, unfinished(in), unfinished(out));
+                    if (migrationIn != null)
+                    {
+                        migrationIn.abort();
+                    }
                 }
             });
         });
+    }
+
+    /** Error for a migration still under way, else null (keep it). */
+    private static InstanceMigrationStatus unfinished(final InstanceMigrationStatus migration)
+    {
+        return migration == null || migration.state().isTerminal() ? null
+            : new InstanceMigrationStatus(migration.id(), PropolisMigrationState.Error);
     }
 
     private void closeQuietly()

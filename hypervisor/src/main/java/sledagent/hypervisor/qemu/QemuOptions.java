@@ -10,7 +10,12 @@ import sledagent.hypervisor.server.ListenAddress;
  * propolis-qemu's command line: {@code --listen HOST:PORT} (required), {@code --qemu PATH} (default
  * {@code qemu-system-x86_64} on the PATH), {@code --accel auto|kvm|tcg} (default auto), the boot source the spec does
  * not carry ({@code --kernel PATH [--initrd PATH] [--append LINE]} or {@code --bootrom PATH}; one is required) and
- * {@code --run-dir DIR} for the VM's sockets (default {@code $TMPDIR/propolis-qemu-PID}).
+ * {@code --run-dir DIR} for the VM's sockets (default {@code $TMPDIR/propolis-qemu-PID}), and for tests only
+ * {@code --hold-switchover-ms N} (default 0): as a migration source, stay that long at QEMU's
+ * {@code pre-switchover} (guest paused, phase Pause) before {@code migrate-continue}, so that a test can act at a
+ * known moment just before the migration completes, and {@code --monitor-delay-ms N} (default 0): hold every
+ * state-monitor answer for a later generation that long (not a look at generation 0), so that a test can act
+ * after a state is published and before the agent has seen it through its monitor.
  *
  * @param listen     where to serve
  * @param qemuBinary the QEMU executable
@@ -18,16 +23,18 @@ import sledagent.hypervisor.server.ListenAddress;
  * @param accel      the decision ({@link Accelerator#choose})
  * @param boot       the boot source
  * @param runDir     where the sockets go
+ * @param holdSwitchoverMs how long a migration source holds at pre-switchover (tests; 0 in production)
+ * @param monitorDelayMs   how long a state-monitor answer past generation 0 is held (tests; 0 in production)
  */
 public record QemuOptions(InetSocketAddress listen, Path qemuBinary, Accelerator.Mode accelMode,
-    Accelerator.Choice accel, BootSource boot, Path runDir)
+    Accelerator.Choice accel, BootSource boot, Path runDir, long holdSwitchoverMs, long monitorDelayMs)
 {
     /** The default QEMU: found on the PATH. */
     public static final String DEFAULT_QEMU = "qemu-system-x86_64";
 
     static final String USAGE = "usage: propolis-qemu --listen HOST:PORT|[V6]:PORT [--qemu PATH]"
         + " [--accel auto|kvm|tcg] (--kernel PATH [--initrd PATH] [--append LINE] | --bootrom PATH)"
-        + " [--run-dir DIR]";
+        + " [--run-dir DIR] [--hold-switchover-ms N] [--monitor-delay-ms N]";
 
     /**
      * @param args the command line
@@ -44,13 +51,15 @@ public record QemuOptions(InetSocketAddress listen, Path qemuBinary, Accelerator
         String append = null;
         Path bootrom = null;
         Path runDir = null;
+        long holdSwitchoverMs = 0;
+        long monitorDelayMs = 0;
         for (int i = 0; i < args.length; i++)
         {
             final String arg = args[i];
             final int equals = arg.indexOf('=');
             final String name = equals < 0 ? arg : arg.substring(0, equals);
             if (!List.of("--listen", "--qemu", "--accel", "--kernel", "--initrd", "--append", "--bootrom",
-                "--run-dir").contains(name))
+                "--run-dir", "--hold-switchover-ms", "--monitor-delay-ms").contains(name))
             {
                 throw new IllegalArgumentException("unknown argument: " + arg);
             }
@@ -76,6 +85,8 @@ public record QemuOptions(InetSocketAddress listen, Path qemuBinary, Accelerator
                 case "--initrd" -> initrd = Path.of(value);
                 case "--append" -> append = value;
                 case "--bootrom" -> bootrom = Path.of(value);
+                case "--hold-switchover-ms" -> holdSwitchoverMs = millis(name, value);
+                case "--monitor-delay-ms" -> monitorDelayMs = millis(name, value);
                 default -> runDir = Path.of(value);
             }
         }
@@ -97,7 +108,25 @@ public record QemuOptions(InetSocketAddress listen, Path qemuBinary, Accelerator
         {
             runDir = Path.of(System.getProperty("java.io.tmpdir"), "propolis-qemu-" + ProcessHandle.current().pid());
         }
-        return new QemuOptions(listen, Path.of(qemu), accel, Accelerator.choose(accel), boot, runDir);
+        return new QemuOptions(listen, Path.of(qemu), accel, Accelerator.choose(accel), boot, runDir,
+            holdSwitchoverMs, monitorDelayMs);
+    }
+
+    private static long millis(final String name, final String value)
+    {
+        try
+        {
+            final long ms = Long.parseLong(value);
+            if (ms >= 0 && ms <= 600_000)
+            {
+                return ms;
+            }
+        }
+        catch (final NumberFormatException e)
+        {
+            // Below.
+        }
+        throw new IllegalArgumentException(name + " takes 0 to 600000, not " + value);
     }
 
     /**

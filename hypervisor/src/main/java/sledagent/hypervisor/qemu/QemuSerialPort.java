@@ -1,6 +1,8 @@
 package sledagent.hypervisor.qemu;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.concurrent.TimeUnit;
+import sledagent.api.Json;
 import sledagent.hypervisor.server.PropolisRefusal;
 import sledagent.hypervisor.server.SerialHistory;
 import sledagent.hypervisor.server.SerialPort;
@@ -14,6 +16,7 @@ final class QemuSerialPort implements SerialPort
 {
     private final SerialRing ring;
     private volatile SerialConsole console;
+    private volatile String migrationNotice;
 
     QemuSerialPort(final SerialRing ring)
     {
@@ -30,6 +33,24 @@ final class QemuSerialPort implements SerialPort
     synchronized void outputArrived(final SerialRing.Slice slice)
     {
         notifyAll();
+    }
+
+    /**
+     * The VM has moved to the Propolis server at {@code destination}; its history ends at {@code fromStart}. Wakes
+     * every session so that it sends Propolis's {@code Migrating} control message.
+     */
+    synchronized void migrated(final String destination, final long fromStart)
+    {
+        final ObjectNode notice = Json.mapper().createObjectNode();
+        notice.putObject("Migrating").put("destination", destination).put("from_start", fromStart);
+        migrationNotice = notice.toString();
+        notifyAll();
+    }
+
+    @Override
+    public String migrationNotice()
+    {
+        return migrationNotice;
     }
 
     @Override
@@ -64,7 +85,7 @@ final class QemuSerialPort implements SerialPort
     {
         final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         long total = ring.total();
-        while (total <= offset)
+        while (total <= offset && migrationNotice == null)
         {
             final long leftMs = TimeUnit.NANOSECONDS.toMillis(deadlineNs - System.nanoTime());
             if (leftMs <= 0)

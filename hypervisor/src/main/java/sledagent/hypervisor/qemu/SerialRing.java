@@ -126,6 +126,56 @@ public final class SerialRing
         total += length;
     }
 
+    /**
+     * What a migration moves: the kept beginning, the kept recent bytes, and the total, so that the target's history
+     * answers with the same offsets as the source's did.
+     *
+     * @param head  the first {@code min(capacity, total)} bytes
+     * @param tail  the last {@code min(capacity, total)} bytes
+     * @param total bytes written in all
+     */
+    public record Snapshot(byte[] head, byte[] tail, long total)
+    {
+    }
+
+    /** The ring's content, for a migration. */
+    public synchronized Snapshot export()
+    {
+        final int kept = (int) Math.min(capacity, total);
+        final byte[] tail = new byte[kept];
+        for (int i = 0; i < kept; i++)
+        {
+            tail[i] = ring[(int) ((total - kept + i) % capacity)];
+        }
+        return new Snapshot(Arrays.copyOf(head, (int) Math.min(capacity, total)), tail, total);
+    }
+
+    /**
+     * Takes in a source's history before the guest writes here (a migration target's ring is still empty).
+     *
+     * @throws IllegalStateException if bytes were written here already
+     * @throws IllegalArgumentException if the snapshot does not fit this ring
+     */
+    public synchronized void restore(final Snapshot snapshot)
+    {
+        if (total != 0)
+        {
+            throw new IllegalStateException("the ring has " + total + " bytes already");
+        }
+        final int kept = (int) Math.min(capacity, snapshot.total());
+        if (snapshot.head().length != kept || snapshot.tail().length != kept)
+        {
+            throw new IllegalArgumentException("a snapshot of " + snapshot.total() + " bytes needs " + kept
+                + " kept at each end, not " + snapshot.head().length + " and " + snapshot.tail().length);
+        }
+        head = snapshot.head().clone();
+        for (int i = 0; i < kept; i++)
+        {
+            ring[(int) ((snapshot.total() - kept + i) % capacity)] = snapshot.tail()[i];
+        }
+        total = snapshot.total();
+    }
+
     /** Bytes the guest has written since start (the next byte's absolute offset). */
     public synchronized long total()
     {

@@ -1,5 +1,6 @@
 package sledagent.hypervisor.server;
 
+import java.util.UUID;
 import sledagent.api.propolis.PropolisInstanceState;
 
 /**
@@ -47,5 +48,19 @@ public interface Machine
     default SerialPort serialPort()
     {
         return SerialPort.NONE;
+    }
+
+    /**
+     * {@code GET /instance/migrate/{migration_id}/start} on a migration source, once the request queue has let it
+     * through ({@link MachineContext#requireMigratableOut}): the machine publishes migration_out {@code Sync} (under
+     * the lock, before the 101) and returns what drives the migration on the upgraded connection.
+     *
+     * @param migrationId the id the target was given
+     * @return the session to run on the connection
+     * @throws PropolisRefusal 400 if this machine cannot be a migration source over this endpoint
+     */
+    default MigrationOutSession migrateOut(final UUID migrationId) throws PropolisRefusal
+    {
+        throw PropolisRefusal.badRequest("this server cannot be a migration source over /instance/migrate");
     }
 }

@@ -60,6 +60,17 @@ public interface MachineContext
      */
     void requireMigratableOut() throws PropolisRefusal;
 
+    /**
+     * Runs {@code action} (once the lock is released, before the answer goes out) as soon as some watcher has seen
+     * generation {@code gen}: a state-monitor request asks for a later generation while {@code gen} is published (a
+     * watcher asks for the next one after it took in the last), or a request for generation 0 (a first or a last
+     * look) is answered with {@code gen} or later. Call with the lock held.
+     *
+     * @param gen    a published generation
+     * @param action what to run; it must not block for long
+     */
+    void onceSeen(long gen, Runnable action);
+
     /** Where the machine says what went wrong (stderr of the server by default). */
     void log(String message);
 

@@ -13,6 +13,7 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Queue;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import sledagent.api.ErrorBody;
@@ -36,6 +37,8 @@ public final class PropolisHttpHandler implements HttpHandler
     public static final String API_VERSION = "5.0.0";
 
     private static final String JSON = "application/json";
+    private static final String MIGRATE_PREFIX = "/instance/migrate/";
+    private static final String MIGRATE_SUFFIX = "/start";
     /** Dropshot's {@code DEFAULT_MAX_LENGTH} of a history answer without {@code max_bytes}. */
     private static final long DEFAULT_HISTORY_BYTES = 16 * 1024;
 
@@ -46,6 +49,7 @@ public final class PropolisHttpHandler implements HttpHandler
     // hang_http: requests read and never answered. Kept referenced so nothing collects their connections.
     private final Queue<HttpExchange> heldExchanges = new ConcurrentLinkedQueue<>();
     private volatile boolean hangHttp;
+    private volatile long monitorDelayMs;
 
     /**
      * @param vm         the instance
@@ -66,6 +70,18 @@ public final class PropolisHttpHandler implements HttpHandler
     public void withholdAnswers()
     {
         hangHttp = true;
+    }
+
+    /**
+     * Tests only (propolis-qemu's {@code --monitor-delay-ms}): hold each state-monitor answer for a generation past 0
+     * this long, so that a state can be published and not yet seen by a watcher. Looks at generation 0 (the agent's
+     * last look) are answered at once.
+     *
+     * @param delayMs 0 for none
+     */
+    public void delayMonitorAnswers(final long delayMs)
+    {
+        monitorDelayMs = delayMs;
     }
 
     @Override
@@ -163,7 +179,12 @@ public final class PropolisHttpHandler implements HttpHandler
                 requireMethod(exchange, "GET");
                 requireVersion(exchange);
                 final long gen = monitorGeneration(jsonBody(exchange));
-                send(exchange, 200, requestId, vm.awaitGeneration(gen));
+                final Object answer = vm.awaitGeneration(gen);
+                if (gen > 0 && monitorDelayMs > 0)
+                {
+                    Thread.sleep(monitorDelayMs);
+                }
+                send(exchange, 200, requestId, answer);
             }
             case "/instance/migration-status" ->
             {
@@ -185,6 +206,13 @@ public final class PropolisHttpHandler implements HttpHandler
             }
             default ->
             {
+                if (path.startsWith(MIGRATE_PREFIX) && path.endsWith(MIGRATE_SUFFIX))
+                {
+                    requireMethod(exchange, "GET");
+                    requireVersion(exchange);
+                    serveMigrateStart(exchange, requestId, path);
+                    return;
+                }
                 if (!extension.serve(new Call(this, exchange, requestId)))
                 {
                     throw new PropolisRefusal(404, null, "Not Found");
@@ -224,6 +252,51 @@ public final class PropolisHttpHandler implements HttpHandler
         raw.out.write(response.getBytes(StandardCharsets.US_ASCII));
         raw.out.flush();
         new SerialSession(raw, exchange::close, port, start).run();
+    }
+
+    /**
+     * {@code GET /instance/migrate/{migration_id}/start}: checks the id and the upgrade, lets the instance judge the
+     * migration out (its 403s and 424 are answered as usual), answers 101 on the raw connection and runs the
+     * machine's session on this thread until the migration is over on this side.
+     */
+    private void serveMigrateStart(final HttpExchange exchange, final String requestId, final String path)
+        throws PropolisRefusal, IOException
+    {
+        final String idText = path.substring(MIGRATE_PREFIX.length(), path.length() - MIGRATE_SUFFIX.length());
+        final UUID migrationId;
+        try
+        {
+            migrationId = UUID.fromString(idText);
+        }
+        catch (final IllegalArgumentException e)
+        {
+            throw PropolisRefusal.badRequest("bad path parameter migration_id: not a UUID: " + idText);
+        }
+        final String upgrade = exchange.getRequestHeaders().getFirst("upgrade");
+        if (upgrade == null || !MigrationOutSession.UPGRADE.equalsIgnoreCase(upgrade.strip()))
+        {
+            throw PropolisRefusal.badRequest("GET /instance/migrate/{migration_id}/start expects an upgrade to "
+                + MigrationOutSession.UPGRADE);
+        }
+        final RawConnection raw = RawConnection.of(exchange);
+        if (raw == null)
+        {
+            throw new PropolisRefusal(501, null, "connection upgrade unavailable: the JVM needs --add-opens "
+                + "jdk.httpserver/sun.net.httpserver=ALL-UNNAMED");
+        }
+        final MigrationOutSession session = vm.migrateOut(migrationId);
+        final String response = "HTTP/1.1 101 Switching Protocols\r\nupgrade: " + MigrationOutSession.UPGRADE
+            + "\r\nconnection: Upgrade\r\nx-request-id: " + requestId + "\r\n\r\n";
+        try
+        {
+            raw.out.write(response.getBytes(StandardCharsets.US_ASCII));
+            raw.out.flush();
+        }
+        catch (final IOException e)
+        {
+            // The target went away before the 101: the session sees it at once and fails the migration.
+        }
+        session.run(raw.in, raw.out, exchange::close);
     }
 
     private void hold(final HttpExchange exchange)

@@ -46,6 +46,9 @@ public final class PropolisInstance implements MachineContext
     private Machine machine;
     private Consumer<InstanceStateMonitorResponse> observer = state -> { };
     private Consumer<String> log;
+    /** The newest generation some watcher is known to have seen ({@link #onceSeen}). */
+    private long seenGen;
+    private final List<SeenAction> seenActions = new ArrayList<>();
 
     /**
      * @param factory makes the machine at the first ensure
@@ -203,6 +206,17 @@ public final class PropolisInstance implements MachineContext
         try
         {
             requireEnsured();
+            if (gen >= 1 && gen - 1 <= latest.gen())
+            {
+                // The asker took in gen - 1 (a watcher asks for the one after the last it got).
+                seen(gen - 1);
+                if (!afterUnlock.isEmpty() && latest.gen() < gen)
+                {
+                    // What waited for it runs now, not when this wait ends (it may be what the next gen waits for).
+                    unlock();
+                    lock.lock();
+                }
+            }
             while (latest.gen() < gen)
             {
                 if (isFinal())
@@ -212,12 +226,52 @@ public final class PropolisInstance implements MachineContext
                 }
                 published.await();
             }
+            if (gen == 0)
+            {
+                // A first or a last look gets the newest generation: it has seen it once this answer is out.
+                seen(latest.gen());
+            }
             return latest;
         }
         finally
         {
             unlock();
         }
+    }
+
+    @Override
+    public void onceSeen(final long gen, final Runnable action)
+    {
+        lock.lock();
+        try
+        {
+            seenActions.add(new SeenAction(gen, action));
+            seen(seenGen);
+        }
+        finally
+        {
+            unlock();
+        }
+    }
+
+    /** Records that {@code gen} was seen; queues the actions waiting for it (they run before the answer). */
+    private void seen(final long gen)
+    {
+        seenGen = Math.max(seenGen, gen);
+        seenActions.removeIf(waiting ->
+        {
+            if (waiting.gen() > seenGen)
+            {
+                return false;
+            }
+            afterUnlock.add(waiting.action());
+            return true;
+        });
+    }
+
+    /** An action waiting until a watcher has seen {@code gen}. */
+    private record SeenAction(long gen, Runnable action)
+    {
     }
 
     /**
@@ -264,6 +318,29 @@ public final class PropolisInstance implements MachineContext
             unlock();
         }
         return current.serialPort();
+    }
+
+    /**
+     * {@code GET /instance/migrate/{migration_id}/start}: the request queue's rules for a migration out (403 unless
+     * Running and not already a source), then the machine's session.
+     *
+     * @param migrationId the migration's id, as the target was given it
+     * @return the session to run on the upgraded connection
+     * @throws PropolisRefusal 424 before ensure; 403 from the queue; the machine's 400
+     */
+    public MigrationOutSession migrateOut(final UUID migrationId) throws PropolisRefusal
+    {
+        lock.lock();
+        try
+        {
+            requireEnsured();
+            requireMigratableOut();
+            return machine.migrateOut(migrationId);
+        }
+        finally
+        {
+            unlock();
+        }
     }
 
     /** The latest published state, or null before the first ensure. */

@@ -61,4 +61,14 @@ public interface SerialPort
      * @throws InterruptedException if interrupted
      */
     long awaitOutput(long offset, long timeoutMs) throws InterruptedException;
+
+    /**
+     * Propolis's control message for the connected clients once the VM has migrated away (the text of
+     * {@code {"Migrating": {"destination": ADDR, "from_start": N}}}), or null while it has not. Sessions send it after
+     * the output up to {@code from_start}, then close.
+     */
+    default String migrationNotice()
+    {
+        return null;
+    }
 }

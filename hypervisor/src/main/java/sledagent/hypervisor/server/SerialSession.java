@@ -3,6 +3,7 @@ package sledagent.hypervisor.server;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -11,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * One {@code GET /instance/serial} WebSocket after the 101: binary frames out carry the guest's console bytes from
  * {@code startOffset} on, binary frames in go to the guest, text frames in (Propolis's control messages) are
- * ignored, pings are answered, a close is echoed.
+ * ignored, pings are answered, a close is echoed. Once the VM has migrated away and every byte before the move is
+ * sent, the port's {@code {"Migrating": ...}} text frame goes out and the session closes (1000).
  *
  * <p>Isolation: the session's output thread reads the shared history at its own offset; nothing is queued per
  * reader. A reader that stops reading blocks only its own thread; if one frame write stays blocked longer than
@@ -128,6 +130,15 @@ final class SerialSession
                 final long total = port.awaitOutput(offset, WAIT_SLICE_MS);
                 if (total <= offset)
                 {
+                    final String notice = port.migrationNotice();
+                    if (notice != null)
+                    {
+                        // Everything up to the move is sent: tell the client where the VM went, and end.
+                        final byte[] text = notice.getBytes(StandardCharsets.UTF_8);
+                        send(WebSocketFrames.TEXT, text, 0, text.length);
+                        closeWith(1000, "VM migrated");
+                        return;
+                    }
                     continue;
                 }
                 final SerialHistory chunk = port.read(offset, MAX_FRAME_BYTES);

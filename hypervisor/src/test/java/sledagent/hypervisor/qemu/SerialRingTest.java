@@ -62,6 +62,48 @@ class SerialRingTest
                 + " saved out of a total 52 of output");
     }
 
+    /** A migration's copy answers every query as the original does: same offsets, same gap, same ends. */
+    @Test
+    void aRestoredRingAnswersAsTheExportedOne() throws Exception
+    {
+        final Random random = new Random(13);
+        for (final int written : new int[] {0, 5, 16, 17, 40, 100})
+        {
+            final SerialRing original = new SerialRing(16);
+            final byte[] data = new byte[written];
+            random.nextBytes(data);
+            original.append(data, 0, written);
+            final SerialRing copy = new SerialRing(16);
+            copy.restore(original.export());
+            assertThat(copy.total()).isEqualTo(written);
+            for (long from = 0; from <= written + 1; from++)
+            {
+                final Object expected = slice(original, from);
+                assertThat(slice(copy, from)).as("from_start %d of %d", from, written).isEqualTo(expected);
+            }
+            // The copy goes on from where the original stopped.
+            copy.append(new byte[] {42}, 0, 1);
+            assertThat(copy.history(null, 1L, null).data()).containsExactly(42);
+            assertThat(copy.history(null, 1L, null).startOffset()).isEqualTo(written);
+        }
+        final SerialRing used = new SerialRing(16);
+        used.append(new byte[] {1}, 0, 1);
+        assertThatThrownBy(() -> used.restore(new SerialRing(16).export())).isInstanceOf(IllegalStateException.class);
+    }
+
+    /** A slice, or the expired-range message, as a comparable value. */
+    private static Object slice(final SerialRing ring, final long fromStart)
+    {
+        try
+        {
+            return ring.history(fromStart, null, 1024L);
+        }
+        catch (final SerialRing.ExpiredRangeException e)
+        {
+            return e.getMessage();
+        }
+    }
+
     @Test
     void exactlyOneOfFromStartAndMostRecent()
     {
