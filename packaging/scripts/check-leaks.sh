@@ -14,7 +14,7 @@ if [ -n "$mount" ]; then
     -o -name 'sled-agent-demo-*' \) 2>/dev/null)
 fi
 procs=$(pgrep -af 'sledagent.hypervisor.sim.PropolisSimMain|sledagent.hypervisor.qemu.PropolisQemuMain|qemu-system-' \
-  | grep -v -e pgrep -e check-leaks || true)
+  | grep -v -e pgrep -e check-leaks -e '<defunct>' || true)
 
 if [ "${1:-}" = "--clear" ]; then
   [ -z "$leaks$procs" ] && exit 0

@@ -33,6 +33,10 @@ public final class PropolisQemuMain
      */
     public static void main(final String[] args)
     {
+        // A server stopped with SIGTERM or SIGINT takes its QEMU with it. In a zone the agent kills the whole zone
+        // anyway; outside one (run by hand, or by a test) an orphaned QEMU would run on with nobody to stop it.
+        Runtime.getRuntime().addShutdownHook(new Thread(
+            () -> ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly), "kill-qemu"));
         JsonWarmup.startInBackground();
         final QemuOptions options;
         try
