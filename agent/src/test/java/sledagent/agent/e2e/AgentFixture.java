@@ -124,6 +124,26 @@ final class AgentFixture implements AutoCloseable
         }
     }
 
+    /** The last {@code lines} lines of every VMM log under the state dir, for a failing test's report. */
+    String vmmLogTails(final int lines)
+    {
+        final StringBuilder out = new StringBuilder();
+        try (java.util.stream.Stream<Path> logs = Files.list(stateDir.resolve("logs")))
+        {
+            for (final Path log : logs.sorted().toList())
+            {
+                final List<String> all = Files.readAllLines(log, java.nio.charset.StandardCharsets.UTF_8);
+                out.append("=== ").append(log.getFileName()).append('\n');
+                all.subList(Math.max(0, all.size() - lines), all.size()).forEach(l -> out.append(l).append('\n'));
+            }
+        }
+        catch (final IOException ex)
+        {
+            out.append("(no VMM logs: ").append(ex).append(")\n");
+        }
+        return out.toString();
+    }
+
     Path zoneDir(final UUID propolisId)
     {
         return zoneRoot.resolve("oxz_propolis-server_" + propolisId);

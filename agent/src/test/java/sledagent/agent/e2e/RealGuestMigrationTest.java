@@ -22,6 +22,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.extension.TestWatcher;
 import sledagent.agent.config.VmmChoice;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
@@ -80,10 +83,27 @@ class RealGuestMigrationTest
         guest = TinyGuest.build(Path.of("target", "guest").toAbsolutePath());
     }
 
+    /** On a failure, the Propolis servers' own logs (they go with the state dir). */
+    @RegisterExtension
+    final TestWatcher vmmLogsOnFailure = new TestWatcher()
+    {
+        @Override
+        public void testFailed(final ExtensionContext context, final Throwable cause)
+        {
+            // Runs after @AfterEach, when the state dir is gone: the tails were kept by tearDown.
+            System.err.println("VMM logs of the failed test:\n" + failedLogs);
+        }
+    };
+    private String failedLogs = "";
+
     @AfterEach
     void tearDown() throws Exception
     {
         watches.forEach(PropolisWatch::stop);
+        if (fixture != null)
+        {
+            failedLogs = fixture.vmmLogTails(40);
+        }
         if (fixture != null)
         {
             fixture.close();
