@@ -145,6 +145,9 @@ final class QemuMigrationOut implements MigrationOutSession
         qmp.execute("migrate-set-capabilities", capabilities(), CALL_MS);
         qmp.execute("migrate", Json.mapper().createObjectNode().put("uri", uri), CALL_MS);
         migrateSent = true;
+        // The target's "loaded" and our QEMU's "completed" race: the target's QEMU may finish loading, and the
+        // target say so, before this side's QMP event is read. Either order is the same outcome.
+        boolean loaded = false;
         while (!qemuCompleted)
         {
             final Object item = inbox.next(MigrationInbox.deadline(STALL_MS), "QEMU's migration to move on");
@@ -152,12 +155,19 @@ final class QemuMigrationOut implements MigrationOutSession
             {
                 onQemuEvent(event);
             }
+            else if (item instanceof MigrationChannel.Message message && message.type().equals("loaded"))
+            {
+                loaded = true;
+            }
             else
             {
                 throw endedBy(item);
             }
         }
-        expect("loaded", MigrationInbox.deadline(LOADED_MS));
+        if (!loaded)
+        {
+            expect("loaded", MigrationInbox.deadline(LOADED_MS));
+        }
         commit(channel);
     }
 
