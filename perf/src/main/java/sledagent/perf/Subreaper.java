@@ -17,19 +17,17 @@ import java.util.List;
  * 200 ms) until the zombie is gone: under PID 1 it measures the sandbox, not libvirt. Under this wrapper it measures
  * libvirt as a host whose init reaps promptly would see it.
  *
- * <p>It ends when its standard input closes (its parent ended or closed it): it sends SIGTERM to COMMAND, reaps for
- * at most {@link #STOP_WAIT_MS}, SIGKILLs what is left of its direct child, and exits.
+ * <p>When its standard input closes (its parent ended or closed it) it sends SIGTERM to COMMAND, and SIGKILL
+ * {@link #STOP_WAIT_MS} later if it is still there; it exits once no descendant is left to reap.
  */
 public final class Subreaper
 {
     private static final int PR_SET_CHILD_SUBREAPER = 36;
     private static final int ECHILD = 10;
     private static final int EINTR = 4;
-    private static final int WNOHANG = 1;
     private static final int SIGTERM = 15;
     private static final int SIGKILL = 9;
     private static final long STOP_WAIT_MS = 10_000;
-    private static final long IDLE_POLL_MS = 2;
 
     /** The few libc calls it needs. */
     interface LibC extends Library
@@ -66,56 +64,54 @@ public final class Subreaper
         final int childPid = Math.toIntExact(child.pid());
         // SIGTERM to this JVM stops the command too, rather than orphaning it.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> signal(libc, childPid, SIGTERM), "stop-command"));
-        final Thread watcher = new Thread(() -> awaitEof(System.in), "stdin-watcher");
+        final Thread watcher = new Thread(() ->
+        {
+            awaitEof(System.in);
+            stop(libc, childPid);
+        }, "stdin-watcher");
         watcher.setDaemon(true);
         watcher.start();
-        // Reap every orphan as it appears. The JDK also waits for the direct child; whoever reaps it first wins, and
-        // either way it is reaped once.
-        while (watcher.isAlive())
+        // Reap every orphan the moment it exits (a blocking wait: a poll would add its period to every reaping it
+        // measures), until no descendant is left. The JDK also waits for the direct child; whoever reaps it first
+        // wins, and either way it is reaped once.
+        while (reapBlocking(libc))
         {
-            if (reapOne(libc) <= 0)
-            {
-                Thread.sleep(IDLE_POLL_MS);
-            }
+            // Next one.
         }
-        stop(libc, childPid);
     }
 
-    private static void stop(final LibC libc, final int childPid) throws InterruptedException
+    /** SIGTERM to the command; SIGKILL if it is still there {@link #STOP_WAIT_MS} later. */
+    private static void stop(final LibC libc, final int childPid)
     {
         signal(libc, childPid, SIGTERM);
-        final long deadlineNs = System.nanoTime() + STOP_WAIT_MS * 1_000_000;
-        while (System.nanoTime() - deadlineNs < 0)
+        try
         {
-            final int reaped = reapOne(libc);
-            if (reaped < 0)
-            {
-                return;
-            }
-            if (reaped == 0)
-            {
-                Thread.sleep(IDLE_POLL_MS);
-            }
+            Thread.sleep(STOP_WAIT_MS);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
         }
         signal(libc, childPid, SIGKILL);
     }
 
-    /** Reaps one exited descendant: its pid, 0 if none has exited yet, -1 if there is none left at all. */
-    private static int reapOne(final LibC libc)
+    /** Waits for any descendant to exit and reaps it; false once there is none left at all. */
+    private static boolean reapBlocking(final LibC libc)
     {
         try
         {
-            return libc.waitpid(-1, new int[1], WNOHANG);
+            libc.waitpid(-1, new int[1], 0);
+            return true;
         }
         catch (final LastErrorException ex)
         {
-            if (ex.getErrorCode() == ECHILD)
-            {
-                return -1;
-            }
             if (ex.getErrorCode() == EINTR)
             {
-                return 0;
+                return true;
+            }
+            if (ex.getErrorCode() == ECHILD)
+            {
+                return false;
             }
             throw ex;
         }

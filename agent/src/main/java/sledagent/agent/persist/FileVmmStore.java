@@ -12,9 +12,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.logging.Logger;
 import sledagent.agent.vmm.KillIntent;
 import sledagent.agent.vmm.StoredVmm;
@@ -36,7 +33,6 @@ public final class FileVmmStore implements VmmStore, AutoCloseable
     /** Writes that may wait for the writer; one more fails at once (the record falls behind and is retried). */
     public static final int WRITE_QUEUE = 4096;
     /** How long a blocking {@link #save} waits for its batch. */
-    private static final long AWAIT_BOUND_MS = 30_000;
     private static final ObjectWriter WRITER = Json.mapper().writerFor(StoredVmm.class);
     private static final ObjectReader READER = Json.mapper().readerFor(StoredVmm.class);
 
@@ -132,7 +128,7 @@ public final class FileVmmStore implements VmmStore, AutoCloseable
     @Override
     public void save(final StoredVmm vmm) throws IOException
     {
-        await(saveAsync(vmm));
+        VmmStore.await(saveAsync(vmm));
     }
 
     @Override
@@ -153,35 +149,13 @@ public final class FileVmmStore implements VmmStore, AutoCloseable
     @Override
     public void delete(final UUID propolisId) throws IOException
     {
-        await(deleteAsync(propolisId));
+        VmmStore.await(deleteAsync(propolisId));
     }
 
     @Override
     public CompletableFuture<Void> deleteAsync(final UUID propolisId)
     {
         return writer.delete(propolisId);
-    }
-
-    /** Waits (bounded) for a queued write; its failure as an IOException. */
-    private static void await(final CompletableFuture<Void> write) throws IOException
-    {
-        try
-        {
-            write.get(AWAIT_BOUND_MS, TimeUnit.MILLISECONDS);
-        }
-        catch (final ExecutionException ex)
-        {
-            throw ex.getCause() instanceof IOException io ? io : new IOException(ex.getCause());
-        }
-        catch (final TimeoutException ex)
-        {
-            throw new IOException("record write not done within " + AWAIT_BOUND_MS + " ms (disk stuck?)", ex);
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted waiting for a record write", ex);
-        }
     }
 
     @Override

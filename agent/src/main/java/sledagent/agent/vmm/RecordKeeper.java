@@ -3,9 +3,6 @@ package sledagent.agent.vmm;
 import java.io.IOException;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import sledagent.agent.log.LogContext;
@@ -26,8 +23,6 @@ final class RecordKeeper
     /** Back-off of a record write that failed: 100 ms doubling up to 5 s, for as long as it fails. */
     private static final long RETRY_FIRST_MS = 100;
     private static final long RETRY_MAX_MS = 5_000;
-    /** How long a turn waits for a queued write (the store's writer is stuck if this passes). */
-    private static final long AWAIT_BOUND_MS = 30_000;
 
     private final UUID propolisId;
     private final VmmStore store;
@@ -188,25 +183,17 @@ final class RecordKeeper
         return failure;
     }
 
+    /** The failure of a queued write, or null once it is durable ({@link VmmStore#await}). */
     private static IOException await(final CompletableFuture<Void> write)
     {
         try
         {
-            write.get(AWAIT_BOUND_MS, TimeUnit.MILLISECONDS);
+            VmmStore.await(write);
             return null;
         }
-        catch (final ExecutionException ex)
+        catch (final IOException ex)
         {
-            return ex.getCause() instanceof IOException io ? io : new IOException(ex.getCause());
-        }
-        catch (final TimeoutException ex)
-        {
-            return new IOException("record write not done within " + AWAIT_BOUND_MS + " ms", ex);
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-            return new IOException("interrupted waiting for a record write", ex);
+            return ex;
         }
     }
 

@@ -6,6 +6,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /** Durable VMM records: written on every change, read once at start. */
 public interface VmmStore
@@ -15,6 +18,35 @@ public interface VmmStore
 
     /** Removes the record (a VMM that left the table); a missing one is fine. */
     void delete(UUID propolisId) throws IOException;
+
+    /** The longest a caller waits for a queued write before it counts as failed (a disk that stopped answering). */
+    long AWAIT_BOUND_MS = 30_000;
+
+    /**
+     * Waits, at most {@link #AWAIT_BOUND_MS}, for a queued write.
+     *
+     * @throws IOException the write's own failure, or a timeout or interrupt while waiting (the interrupt is kept)
+     */
+    static void await(final CompletableFuture<Void> write) throws IOException
+    {
+        try
+        {
+            write.get(AWAIT_BOUND_MS, TimeUnit.MILLISECONDS);
+        }
+        catch (final ExecutionException ex)
+        {
+            throw ex.getCause() instanceof IOException io ? io : new IOException(ex.getCause());
+        }
+        catch (final TimeoutException ex)
+        {
+            throw new IOException("record write not done within " + AWAIT_BOUND_MS + " ms (disk stuck?)", ex);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted waiting for a record write", ex);
+        }
+    }
 
     /**
      * Queues a write of the record; the future completes once it is durable (or with the failure). Writes and

@@ -19,7 +19,6 @@ import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -31,6 +30,7 @@ import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.GuestSerial;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.agent.demo.TinyGuest;
+import sledagent.agent.testing.TestGuests;
 import sledagent.api.Json;
 import sledagent.api.MigrationRuntimeState;
 import sledagent.api.MigrationState;
@@ -71,16 +71,7 @@ class RealGuestMigrationTest
     @BeforeAll
     static void buildGuest() throws Exception
     {
-        final String missing = TinyGuest.missing();
-        if (missing != null)
-        {
-            if ("1".equals(System.getenv("SLED_AGENT_REQUIRE_TOOLS")))
-            {
-                throw new AssertionError("real guests need " + missing + " and SLED_AGENT_REQUIRE_TOOLS=1");
-            }
-            Assumptions.abort("no real guest on this machine: missing " + missing);
-        }
-        guest = TinyGuest.build(Path.of("target", "guest").toAbsolutePath());
+        guest = TestGuests.buildOrSkip();
     }
 
     /** On a failure, the Propolis servers' own logs (they go with the state dir). */

@@ -19,7 +19,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import sledagent.agent.cli.VmmCommand;
@@ -28,6 +27,7 @@ import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.GuestSerial;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.agent.demo.TinyGuest;
+import sledagent.agent.testing.TestGuests;
 import sledagent.agent.testing.TestZones;
 import sledagent.api.VmmState;
 
@@ -49,16 +49,7 @@ class RealGuestTest
     @BeforeAll
     static void buildGuest() throws Exception
     {
-        final String missing = TinyGuest.missing();
-        if (missing != null)
-        {
-            if ("1".equals(System.getenv("SLED_AGENT_REQUIRE_TOOLS")))
-            {
-                throw new AssertionError("real guests need " + missing + " and SLED_AGENT_REQUIRE_TOOLS=1");
-            }
-            Assumptions.abort("no real guest on this machine: missing " + missing);
-        }
-        guest = TinyGuest.build(Path.of("target", "guest").toAbsolutePath());
+        guest = TestGuests.buildOrSkip();
     }
 
     @AfterEach

@@ -31,6 +31,13 @@ final class MigrationInbox
 
     private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>(CAPACITY);
     private volatile boolean overflowed;
+    /** The other server, as failures name it: "source" or "target". */
+    private final String peer;
+
+    MigrationInbox(final String peer)
+    {
+        this.peer = peer;
+    }
 
     /** Adds an item; never blocks. A full inbox marks the migration as failed rather than losing it silently. */
     void offer(final Object item)
@@ -59,6 +66,50 @@ final class MigrationInbox
             throw new Failure("timed out waiting for " + what);
         }
         return item;
+    }
+
+    /**
+     * Waits for the other server's message of {@code type}, passing over QEMU's events on the way (a migration that
+     * QEMU reports failed or cancelled ends the wait); anything else ends the migration ({@link #endedBy}).
+     */
+    MigrationChannel.Message expect(final String type, final long deadlineNs) throws Failure, InterruptedException
+    {
+        while (true)
+        {
+            final Object item = next(deadlineNs, "the " + peer + "'s " + type);
+            if (item instanceof MigrationChannel.Message message && message.type().equals(type))
+            {
+                return message;
+            }
+            if (item instanceof QmpEvent event)
+            {
+                final String status = event.data().path("status").asText("");
+                if (event.name().equals("MIGRATION") && (status.equals("failed") || status.equals("cancelled")))
+                {
+                    throw new Failure("QEMU's migration " + status);
+                }
+                continue;
+            }
+            throw endedBy(item);
+        }
+    }
+
+    /** The failure an item other than the one awaited means: the peer went away, failed, or said something else. */
+    Failure endedBy(final Object item)
+    {
+        if (item instanceof MigrationChannel.Ended ended)
+        {
+            return new Failure("the " + peer + " went away (" + ended.why() + ")");
+        }
+        if (item instanceof MigrationChannel.Message message && message.type().equals("error"))
+        {
+            return new Failure("the " + peer + " failed: " + message.body().path("message").asText());
+        }
+        if (item instanceof Aborted aborted)
+        {
+            return new Failure(aborted.why());
+        }
+        return new Failure("unexpected from the " + peer + ": " + item);
     }
 
     /** Deadline {@code ms} from now. */

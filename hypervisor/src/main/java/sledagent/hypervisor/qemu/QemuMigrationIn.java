@@ -69,7 +69,7 @@ final class QemuMigrationIn
     private final UUID id;
     private final String srcAddr;
     private final int port;
-    private final MigrationInbox inbox = new MigrationInbox();
+    private final MigrationInbox inbox = new MigrationInbox("source");
     // Guarded by the instance lock.
     private boolean done;
 
@@ -174,7 +174,7 @@ final class QemuMigrationIn
     private void drive(final MigrationChannel channel, final InetAddress localAddress)
         throws MigrationInbox.Failure, IOException, QmpException, PropolisRefusal, InterruptedException
     {
-        final MigrationChannel.Message offer = expect("offer", MigrationInbox.deadline(OFFER_MS));
+        final MigrationChannel.Message offer = inbox.expect("offer", MigrationInbox.deadline(OFFER_MS));
         if (!(offer.body().get("spec") instanceof ObjectNode spec))
         {
             throw new MigrationInbox.Failure("the source's offer has no spec");
@@ -218,7 +218,7 @@ final class QemuMigrationIn
             final Object item = inbox.next(MigrationInbox.deadline(STALL_MS), "QEMU's incoming migration");
             if (!(item instanceof QmpEvent event))
             {
-                throw endedBy(item);
+                throw inbox.endedBy(item);
             }
             if (event.name().equals("MIGRATION"))
             {
@@ -238,7 +238,7 @@ final class QemuMigrationIn
         }
         publish(PropolisMigrationState.Device, false);
         channel.send(MigrationChannel.message("loaded"));
-        final MigrationChannel.Message go = expect("go", MigrationInbox.deadline(GO_MS));
+        final MigrationChannel.Message go = inbox.expect("go", MigrationInbox.deadline(GO_MS));
         restoreSerial(go.body());
         publish(PropolisMigrationState.Resume, false);
         qmp.execute("cont", null, CALL_MS);
@@ -372,46 +372,6 @@ final class QemuMigrationIn
             }
         }
         throw new MigrationInbox.Failure("QEMU did not say where it listens: " + info);
-    }
-
-    private MigrationChannel.Message expect(final String type, final long deadlineNs)
-        throws MigrationInbox.Failure, InterruptedException
-    {
-        while (true)
-        {
-            final Object item = inbox.next(deadlineNs, "the source's " + type);
-            if (item instanceof MigrationChannel.Message message && message.type().equals(type))
-            {
-                return message;
-            }
-            if (item instanceof QmpEvent event)
-            {
-                final String status = event.data().path("status").asText("");
-                if (event.name().equals("MIGRATION") && (status.equals("failed") || status.equals("cancelled")))
-                {
-                    throw new MigrationInbox.Failure("QEMU's incoming migration " + status);
-                }
-                continue;
-            }
-            throw endedBy(item);
-        }
-    }
-
-    private static MigrationInbox.Failure endedBy(final Object item)
-    {
-        if (item instanceof MigrationChannel.Ended ended)
-        {
-            return new MigrationInbox.Failure("the source went away (" + ended.why() + ")");
-        }
-        if (item instanceof MigrationChannel.Message message && message.type().equals("error"))
-        {
-            return new MigrationInbox.Failure("the source failed: " + message.body().path("message").asText());
-        }
-        if (item instanceof MigrationInbox.Aborted aborted)
-        {
-            return new MigrationInbox.Failure(aborted.why());
-        }
-        return new MigrationInbox.Failure("unexpected from the source: " + item);
     }
 
     /** Publishes a migration_in phase while the migration is ours to report; {@code last} also means Running. */

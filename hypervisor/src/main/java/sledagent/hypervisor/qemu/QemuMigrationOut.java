@@ -70,7 +70,7 @@ final class QemuMigrationOut implements MigrationOutSession
     private final MachineContext ctx;
     private final UUID id;
     private final QmpClient qmp;
-    private final MigrationInbox inbox = new MigrationInbox();
+    private final MigrationInbox inbox = new MigrationInbox("target");
     private final long holdSwitchoverMs;
     // Driver thread only.
     private boolean migrateSent;
@@ -135,7 +135,7 @@ final class QemuMigrationOut implements MigrationOutSession
             ctx.unlock();
         }
         channel.send(offer);
-        final MigrationChannel.Message ready = expect("ready", MigrationInbox.deadline(READY_MS));
+        final MigrationChannel.Message ready = inbox.expect("ready", MigrationInbox.deadline(READY_MS));
         final String uri = ready.body().path("uri").asText("");
         targetAddr = ready.body().path("propolis_addr").asText("");
         if (!uri.startsWith("tcp:"))
@@ -161,12 +161,12 @@ final class QemuMigrationOut implements MigrationOutSession
             }
             else
             {
-                throw endedBy(item);
+                throw inbox.endedBy(item);
             }
         }
         if (!loaded)
         {
-            expect("loaded", MigrationInbox.deadline(LOADED_MS));
+            inbox.expect("loaded", MigrationInbox.deadline(LOADED_MS));
         }
         commit(channel);
     }
@@ -229,7 +229,7 @@ final class QemuMigrationOut implements MigrationOutSession
             }
             if (!(item instanceof QmpEvent))
             {
-                throw endedBy(item);
+                throw inbox.endedBy(item);
             }
         }
     }
@@ -414,42 +414,6 @@ final class QemuMigrationOut implements MigrationOutSession
             }
             return "";
         }
-    }
-
-    private MigrationChannel.Message expect(final String type, final long deadlineNs)
-        throws MigrationInbox.Failure, InterruptedException
-    {
-        while (true)
-        {
-            final Object item = inbox.next(deadlineNs, "the target's " + type);
-            if (item instanceof MigrationChannel.Message message && message.type().equals(type))
-            {
-                return message;
-            }
-            if (item instanceof QmpEvent event)
-            {
-                final String status = event.data().path("status").asText("");
-                if (event.name().equals("MIGRATION") && (status.equals("failed") || status.equals("cancelled")))
-                {
-                    throw new MigrationInbox.Failure("QEMU's migration " + status);
-                }
-                continue;
-            }
-            throw endedBy(item);
-        }
-    }
-
-    private static MigrationInbox.Failure endedBy(final Object item)
-    {
-        if (item instanceof MigrationChannel.Ended ended)
-        {
-            return new MigrationInbox.Failure("the target went away (" + ended.why() + ")");
-        }
-        if (item instanceof MigrationChannel.Message message && message.type().equals("error"))
-        {
-            return new MigrationInbox.Failure("the target failed: " + message.body().path("message").asText());
-        }
-        return new MigrationInbox.Failure("unexpected from the target: " + item);
     }
 
     private void publish(final PropolisMigrationState phase)
