@@ -81,7 +81,9 @@ class QemuMigrationTest
         // what it sees is in order, and ends with Finish.
         assertThat(List.of("Sync", "RamPush", "Device", "Resume", "Finish")).as("target phases; stderr:\n%s",
             target.stderr()).containsSubsequence(targetStates.phases("migration_in"));
-        assertThat(targetStates.phases("migration_in")).endsWith("Finish").contains("Sync");
+        // Not "contains Sync": the target publishes Sync at ensure and RamPush as soon as QEMU's stream starts, which
+        // can be before this watch's first call (seen in CI); what it sees must still end with Finish.
+        assertThat(targetStates.phases("migration_in")).endsWith("Finish");
         assertThat(List.of("Sync", "RamPush", "Pause", "RamPushDirty", "Device", "Finish")).as("source phases")
             .containsSubsequence(sourceStates.phases("migration_out"));
         assertThat(sourceStates.phases("migration_out")).endsWith("Finish").hasSizeGreaterThan(2);
