@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import sledagent.hypervisor.qemu.BootSource;
 import sledagent.hypervisor.qemu.PropolisQemuLauncher;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
@@ -106,10 +107,21 @@ public record VmmChoice(Kind kind, Path qemu, String accel, BootSource boot, Lis
      */
     public Function<String, List<String>> command(final Path runDir)
     {
+        return command(runDir, () -> null);
+    }
+
+    /**
+     * The argv of a VMM serving at a listen address.
+     *
+     * @param runDir       where propolis-qemu keeps its VMs' sockets
+     * @param classArchive asked at each launch: the class-data archive for propolis-qemu's JVM, or null for none
+     */
+    public Function<String, List<String>> command(final Path runDir, final Supplier<Path> classArchive)
+    {
         return switch (kind)
         {
             case SIM -> PropolisSimLauncher::command;
-            case QEMU -> listen -> PropolisQemuLauncher.command(listen, qemu, accel, boot, runDir);
+            case QEMU -> listen -> PropolisQemuLauncher.command(listen, qemu, accel, boot, runDir, classArchive.get());
             case COMMAND -> listen ->
             {
                 final List<String> argv = new ArrayList<>(template.size());

@@ -8,10 +8,12 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import sledagent.agent.config.AgentConfig;
+import sledagent.agent.config.VmmChoice;
 import sledagent.agent.metrics.Metrics;
 import sledagent.agent.publish.NexusClient;
 import sledagent.agent.vmm.VmmStore;
 import sledagent.hypervisor.PropolisClient;
+import sledagent.hypervisor.qemu.ClassArchive;
 import sledagent.zones.ZoneBackend;
 
 /**
@@ -25,7 +27,7 @@ import sledagent.zones.ZoneBackend;
  * after the agent). A part left unset is made by the agent during {@code launch}, in its order (state-directory
  * lock, timer, zones, zone-root lock, clients, ..., record store), and closed by the agent in reverse: so a
  * failure part-way closes exactly what was made. {@code conclude} itself makes only defaults that hold nothing
- * (clock, VMM launcher, metrics).
+ * (clock, VMM launcher, metrics, the propolis-qemu class archive: a file name until the agent trains it).
  *
  * <p>A given zone backend that is not the cgroup backend itself (a wrapper) gets no zone-root lock: the caller
  * keeps other agents off its root. A given record store is opened by the caller, before the agent takes the
@@ -39,6 +41,8 @@ public final class AgentContext
     public static final int TIMER_WHEEL_SLOTS = 1024;
     /** Under the state dir: propolis-qemu's sockets, one sub-directory per VM. */
     public static final String VMM_RUN_DIR = "vmm-run";
+    /** Under the state dir: the class-data archive of the propolis-qemu servers, made by the agent. */
+    public static final String CLASS_ARCHIVE_DIR = "class-archive";
 
     private AgentConfig config;
     private ZoneBackend zones;
@@ -46,6 +50,7 @@ public final class AgentContext
     private Clock clock;
     private Function<String, List<String>> vmmCommand;
     private String vmmDescription;
+    private ClassArchive classArchive;
     private HashedWheelTimer timer;
     private Metrics metrics;
     private PropolisClient propolisClient;
@@ -138,6 +143,15 @@ public final class AgentContext
         return vmmDescription;
     }
 
+    /**
+     * The class-data archive of the configured propolis-qemu servers (made, when unset, only for the configured
+     * {@code qemu} VMM; the agent trains it in the background and closes it), or null.
+     */
+    public ClassArchive classArchive()
+    {
+        return classArchive;
+    }
+
     /** The one timer for deadlines, retries and periodic jobs (caller's: not stopped by the agent). */
     public AgentContext timer(final HashedWheelTimer timer)
     {
@@ -213,7 +227,13 @@ public final class AgentContext
         if (vmmCommand == null)
         {
             // The configured VMM (propolis-sim unless the config says otherwise); its sockets in the state dir.
-            vmmCommand = config.vmm().command(config.stateDir().resolve(VMM_RUN_DIR));
+            if (config.vmm().kind() == VmmChoice.Kind.QEMU)
+            {
+                classArchive = ClassArchive.in(config.stateDir().resolve(CLASS_ARCHIVE_DIR));
+            }
+            final ClassArchive archive = classArchive;
+            vmmCommand = config.vmm().command(config.stateDir().resolve(VMM_RUN_DIR),
+                () -> archive == null ? null : archive.current());
             vmmDescription = config.vmm().describe();
         }
         else if (vmmDescription == null)

@@ -46,6 +46,7 @@ import sledagent.agent.vmm.VmmManager;
 import sledagent.agent.vmm.VmmStore;
 import sledagent.api.VmmState;
 import sledagent.hypervisor.PropolisClient;
+import sledagent.hypervisor.qemu.ClassArchive;
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneBackends;
@@ -177,6 +178,13 @@ public final class SledAgent implements AutoCloseable
             final ExecutorService actorPool = Executors.newFixedThreadPool(
                 Math.max(2, Runtime.getRuntime().availableProcessors()), daemonThreads("sled-actor"));
             resources.push(() -> shutdown(actorPool));
+            final ClassArchive classArchive = context.classArchive();
+            if (classArchive != null)
+            {
+                // Training takes a second or two of one core; servers started meanwhile run without the archive.
+                resources.push(classArchive);
+                classArchive.trainInBackground(LOG::info);
+            }
             final RuntimeSettings settings = new RuntimeSettings(config.stateDir(), config.stopGraceMs(),
                 config.startTimeoutMs(), CALL_TIMEOUT_MS, MONITOR_POLL_MS, EMPTY_BOUND_MS, context.vmmCommand(),
                 config.sledId(), owner);

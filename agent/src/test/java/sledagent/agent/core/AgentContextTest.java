@@ -8,6 +8,7 @@ import io.netty.util.HashedWheelTimer;
 import io.netty.util.Timeout;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -21,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import sledagent.agent.config.AgentConfig;
+import sledagent.agent.config.VmmChoice;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.metrics.Metrics;
@@ -28,6 +30,9 @@ import sledagent.agent.vmm.StoredVmm;
 import sledagent.agent.vmm.VmmStore;
 import sledagent.api.InstanceEnsureBody;
 import sledagent.api.Json;
+import sledagent.hypervisor.qemu.BootSource;
+import sledagent.hypervisor.qemu.ClassArchive;
+import sledagent.hypervisor.qemu.PropolisQemuLauncher;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.fake.FakeZoneBackend;
 
@@ -110,6 +115,39 @@ class AgentContextTest
         assertThat(context.conclude()).isSameAs(context);
         assertThatThrownBy(() -> context.zones(new FakeZoneBackend())).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> context.clock(Clock.systemUTC())).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void shouldLaunchPropolisQemuWithTheClassArchiveOnceItExistsAndNotTheSim() throws Exception
+    {
+        final AgentContext sim = new AgentContext().config(config("fake")).conclude();
+        assertThat(sim.classArchive()).as("the sim is a test double: no archive").isNull();
+
+        final AgentContext qemu = new AgentContext().config(config("fake").withVmm(VmmChoice.qemu(null, "tcg",
+            new BootSource.Kernel(Path.of("/dev/null"), null, null)))).conclude();
+        final ClassArchive archive = qemu.classArchive();
+        assertThat(archive.file().getParent()).isEqualTo(stateDir.resolve(AgentContext.CLASS_ARCHIVE_DIR));
+        assertThat(qemu.vmmCommand().apply("127.0.0.1:1")).noneMatch(arg -> arg.startsWith("-XX:SharedArchiveFile"));
+
+        // Asked at each launch: a server started once the archive exists maps it.
+        Files.createDirectories(archive.file().getParent());
+        Files.writeString(archive.file(), "made by a training run");
+        assertThat(qemu.vmmCommand().apply("127.0.0.1:1")).contains("-XX:SharedArchiveFile=" + archive.file());
+    }
+
+    @Test
+    void shouldTrainTheClassArchiveInTheBackgroundAndStopTrainingWithTheAgent() throws Exception
+    {
+        final Path archiveDir = stateDir.resolve(AgentContext.CLASS_ARCHIVE_DIR);
+        try (SledAgent agent = SledAgent.launch(config("fake").withVmm(VmmChoice.qemu(null, "tcg",
+            new BootSource.Kernel(Path.of("/dev/null"), null, null)))))
+        {
+            // A training run started: its log is the first thing it writes.
+            await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(archiveDir.resolve("training.log")));
+        }
+        // Closed: no trainee left (the build's leak check also looks for stray propolis-qemu JVMs).
+        assertThat(ProcessHandle.current().descendants().filter(p -> p.info().commandLine().orElse("")
+            .contains(PropolisQemuLauncher.MAIN_CLASS))).isEmpty();
     }
 
     private AgentConfig config(final String zoneBackend)

@@ -30,7 +30,20 @@ public final class PropolisQemuLauncher
     public static List<String> command(final String listenAddr, final Path qemuBinary, final String accel,
         final BootSource boot, final Path runDir)
     {
-        final List<String> command = new ArrayList<>(PropolisSimLauncher.javaCommand(MAIN_CLASS));
+        return command(listenAddr, qemuBinary, accel, boot, runDir, null);
+    }
+
+    /**
+     * As {@link #command(String, Path, String, BootSource, Path)}, with a class-data archive.
+     *
+     * @param classArchive a {@link ClassArchive} file to map the server's classes from, or null for none
+     * @return the argv
+     */
+    public static List<String> command(final String listenAddr, final Path qemuBinary, final String accel,
+        final BootSource boot, final Path runDir, final Path classArchive)
+    {
+        final List<String> command = new ArrayList<>(PropolisSimLauncher.javaCommand(MAIN_CLASS,
+            classArchive == null ? List.of() : List.of("-XX:SharedArchiveFile=" + classArchive)));
         command.addAll(QemuOptions.args(listenAddr, qemuBinary, accel, boot, runDir));
         return List.copyOf(command);
     }

@@ -15,7 +15,7 @@ import sledagent.api.propolis.InstanceStateMonitorResponse;
 public final class JsonWarmup
 {
     /** An ensure of the shape the agent sends: properties with metadata, a Spec with board, chipset and com1. */
-    private static final String ENSURE = """
+    public static final String ENSURE = """
         {"properties":{"id":"00000000-0000-0000-0000-000000000001","name":"warmup","description":"",
         "metadata":{"project_id":"00000000-0000-0000-0000-000000000002",
         "silo_id":"00000000-0000-0000-0000-000000000003",

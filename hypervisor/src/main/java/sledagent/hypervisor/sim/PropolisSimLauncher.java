@@ -68,9 +68,21 @@ public final class PropolisSimLauncher
      */
     public static List<String> javaCommand(final String mainClass)
     {
+        return javaCommand(mainClass, List.of());
+    }
+
+    /**
+     * @param mainClass the class to run
+     * @param jvmFlags  more JVM flags, after the small-footprint ones
+     * @return this JVM's {@code java}, the small-footprint flags, {@code jvmFlags}, this JVM's class path and
+     *         {@code mainClass}
+     */
+    public static List<String> javaCommand(final String mainClass, final List<String> jvmFlags)
+    {
         final List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(JVM_FLAGS);
+        command.addAll(jvmFlags);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);
