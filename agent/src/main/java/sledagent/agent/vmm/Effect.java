@@ -78,6 +78,16 @@ public sealed interface Effect
     }
 
     /**
+     * The teardown of this step may go ahead of its record's write, with no journal: the VMM ended by itself
+     * (Propolis reported it failed, or its process exited), and a restart from the record before this step, finding
+     * the process gone, halts the same way with the same terminal state. Only for steps that publish and answer
+     * nothing themselves; what is published later waits for the write.
+     */
+    record TearDownAhead() implements Effect
+    {
+    }
+
+    /**
      * This step's record is written behind its effects, not before them: the record before it (which they wait
      * for) already makes a restart repeat them exactly (the same state with the same generation).
      */

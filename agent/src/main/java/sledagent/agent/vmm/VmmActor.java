@@ -242,6 +242,13 @@ public final class VmmActor
             keeper.writeAhead(transition.next(), effects.process(), true,
                 () -> enqueueInternal(new Message.WriteDone()));
         }
+        else if (transition.effects().contains(new Effect.TearDownAhead()))
+        {
+            // The VMM ended by itself: a restart from the record before this one halts it the same way, so the
+            // teardown need not wait for this write (the publish after it does).
+            keeper.writeAhead(transition.next(), effects.process(), false,
+                () -> enqueueInternal(new Message.WriteDone()));
+        }
         else if (transition.effects().contains(new Effect.WriteBehind()))
         {
             keeper.awaitPending();

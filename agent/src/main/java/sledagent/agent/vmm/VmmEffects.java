@@ -141,7 +141,8 @@ final class VmmEffects
         {
             remove();
         }
-        else if (effect instanceof Effect.JournalKill || effect instanceof Effect.WriteBehind)
+        else if (effect instanceof Effect.JournalKill || effect instanceof Effect.TearDownAhead
+            || effect instanceof Effect.WriteBehind)
         {
             // About the record's write: the actor acted on it before the effects ran.
         }

@@ -26,9 +26,11 @@ import sledagent.hypervisor.PropolisStates;
  * only once that publish is settled; after an unregister nothing is published.
  *
  * <p>Writes (the actor's rule): a step's record is on disk before its effects run, except that a step with
- * {@link Effect.JournalKill} kills at once (the kill kept in the journal) while its record is written, and a step
- * with {@link Effect.WriteBehind} writes its record after its effects; either way an effect never runs before every
- * earlier record of the VMM is on disk, so nothing is published or answered that a restart could not repeat.
+ * {@link Effect.JournalKill} kills at once (the kill kept in the journal) while its record is written, a step with
+ * {@link Effect.TearDownAhead} (a VMM that ended by itself, halted as a restart would halt it) tears down while its
+ * record is written, and a step with {@link Effect.WriteBehind} writes its record after its effects; either way an
+ * effect never runs before every earlier record of the VMM is on disk, so nothing is published or answered that a
+ * restart could not repeat.
  *
  * <table>
  * <caption>(phase, event) -&gt; (next phase, effects, reply). "-" = unchanged / no-op.</caption>
@@ -61,10 +63,11 @@ import sledagent.hypervisor.PropolisStates;
  *     SendPropolisState(Reboot)</td><td>200 rebooting</td></tr>
  * <tr><td>ACTIVE</td><td>PropolisObserved</td><td>- or HALTING on Destroyed/Failed</td>
  *     <td>Publish if the mapped state or a migration changed; WatchPropolis(gen+1), or TearDownZone(last
- *     look)</td><td></td></tr>
+ *     look), with TearDownAhead when nothing is published and the terminal is the one a restart would reach from
+ *     the record before (failed, unless Propolis had reported Stopped)</td><td></td></tr>
  * <tr><td>HALTING</td><td>LastLook</td><td>migrations updated</td><td>Publish if a migration changed</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>ProcessExited</td><td>HALTING(failed; destroyed if Propolis had reported
- *     Stopped)</td><td>TearDownZone</td><td></td></tr>
+ *     Stopped)</td><td>TearDownAhead, TearDownZone</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>StopGraceExpired</td><td>HALTING(destroyed, not failed: no auto-restart of a VM the
  *     user stopped)</td><td>TearDownZone</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>ForceTerminate</td><td>HALTING(destroyed)</td><td>JournalKill,
@@ -185,6 +188,8 @@ public final class VmmLifecycle
     {
         if (isLive(step.record.phase()))
         {
+            // The record before this step, read by a restart with the process gone, gives this same terminal.
+            step.effects.add(new Effect.TearDownAhead());
             halt(step, terminalAfterExit(step.record), false);
         }
     }
@@ -448,14 +453,22 @@ public final class VmmLifecycle
         {
             return;
         }
+        // What a restart from the record before this step would publish, had the process gone meanwhile.
+        final VmmState afterRestart = terminalAfterExit(step.record);
         step.record = step.record.withPropolisState(observation.state());
         final VmmState mapped = PropolisStates.vmmState(observation.state());
         if (mapped.isTerminal())
         {
             // The VMM state waits until the zone is gone ("destroyed" promises nothing is left), but a migration
             // that finished is news now.
+            final int effectsBefore = step.effects.size();
             observeMigrations(step, step.record.vmmState(), observation);
+            final boolean publishes = step.effects.size() > effectsBefore;
             halt(step, mapped);
+            if (!publishes && mapped == afterRestart)
+            {
+                step.effects.add(new Effect.TearDownAhead());
+            }
             return;
         }
         // After a stop, an older "running" still in flight must not move the VMM backwards.

@@ -228,6 +228,27 @@ class VmmActorKillAheadTest
     }
 
     @Test
+    void shouldTearDownACrashedVmmBeforeTheRecordIsWrittenAndPublishFailedOnlyAfterIt() throws Exception
+    {
+        bringToRunning();
+
+        runNow(() -> deliver(driver.lastWatch().post(), observed(2, PropolisInstanceState.Failed)));
+        assertThat(driver.tearDowns).as("torn down without waiting for the record").hasSize(1);
+        assertThat(store.journalledAtTearDowns).as("nothing journalled: a restart halts it the same way").isEmpty();
+        assertThat(store.pendingWrites()).isEqualTo(1);
+        assertThat(store.queued.get(store.queued.size() - 1).phase()).isEqualTo(Phase.HALTING);
+
+        deliver(driver.lastTearDown().post(), new Event.ZoneTornDown());
+        stepInBackground();
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5))
+            .until(() -> !published().contains(VmmState.FAILED));
+
+        store.writes.get(store.writes.size() - 1).complete(null);
+        awaitStepsDone();
+        assertThat(published()).containsExactly(VmmState.RUNNING, VmmState.FAILED);
+    }
+
+    @Test
     void shouldWriteTheRecordFirstWhenTheJournalCannotTakeTheKill() throws Exception
     {
         bringToRunning();

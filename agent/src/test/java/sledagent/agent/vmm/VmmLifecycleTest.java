@@ -7,6 +7,7 @@ import static sledagent.agent.vmm.LifecycleFixtures.everyEvent;
 import static sledagent.agent.vmm.LifecycleFixtures.isRequest;
 import static sledagent.agent.vmm.LifecycleFixtures.migrationTarget;
 import static sledagent.agent.vmm.LifecycleFixtures.observed;
+import static sledagent.agent.vmm.LifecycleFixtures.status;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,6 +24,7 @@ import sledagent.api.VmmPutStateResponse;
 import sledagent.api.VmmState;
 import sledagent.api.VmmUnregisterResponse;
 import sledagent.api.propolis.PropolisInstanceState;
+import sledagent.api.propolis.PropolisMigrationState;
 import sledagent.api.propolis.PropolisStateRequested;
 
 /**
@@ -456,7 +458,11 @@ class VmmLifecycleTest
         final Transition t = apply(before, observed(2, state));
         assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
         assertThat(t.next().current()).isEqualTo(before.current());
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.TearDownZone(false));
+        // Failed is what a restart from the record before would reach (the process gone, Propolis last seen
+        // running): the teardown goes ahead of the write. Destroyed is not (the restart would say failed).
+        assertThat(anyLook(t.effects())).containsExactlyElementsOf(state == PropolisInstanceState.Failed
+            ? List.of(new Effect.TearDownZone(false), new Effect.TearDownAhead())
+            : List.of(new Effect.TearDownZone(false)));
         final VmmState terminal = state == PropolisInstanceState.Destroyed ? VmmState.DESTROYED : VmmState.FAILED;
         assertThat(t.next().pendingTerminal()).isEqualTo(terminal);
 
@@ -531,7 +537,7 @@ class VmmLifecycleTest
         final Transition t = apply(before, new Event.ProcessExited());
         assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
         assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.FAILED);
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.TearDownZone(false));
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.TearDownAhead(), new Effect.TearDownZone(false));
         final Transition down = apply(t.next(), new Event.ZoneTornDown());
         assertState(down.next(), VmmState.FAILED, before.gen() + 1);
         assertThat(publishes(down.effects())).containsExactly(new Effect.Publish(down.next().current()));
@@ -543,7 +549,7 @@ class VmmLifecycleTest
         final VmmRecord before = step(stopping(), observed(3, PropolisInstanceState.Stopped));
         final Transition t = apply(before, new Event.ProcessExited());
         assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(),
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.TearDownAhead(), new Effect.CancelStopDeadline(),
             new Effect.TearDownZone(false));
         assertState(step(t.next(), new Event.ZoneTornDown()), VmmState.DESTROYED, before.gen() + 1);
 
@@ -551,7 +557,29 @@ class VmmLifecycleTest
         final VmmRecord halted = step(running(), observed(3, PropolisInstanceState.Stopped));
         final Transition exited = apply(halted, new Event.ProcessExited());
         assertThat(exited.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
-        assertThat(anyLook(exited.effects())).containsExactly(new Effect.TearDownZone(false));
+        assertThat(anyLook(exited.effects())).containsExactly(new Effect.TearDownAhead(),
+            new Effect.TearDownZone(false));
+    }
+
+    @Test
+    void theTeardownGoesAheadOfTheWriteOnlyWhereARestartFromTheRecordBeforeWouldHaltTheSameWay()
+    {
+        // After Propolis reported Stopped, a restart that finds the process gone says destroyed.
+        final VmmRecord stopped = step(stopping(), observed(3, PropolisInstanceState.Stopped));
+        assertThat(apply(stopped, observed(4, PropolisInstanceState.Destroyed)).effects())
+            .as("Destroyed after Stopped: the same terminal").contains(new Effect.TearDownAhead());
+        final Transition failedAfterStopped = apply(stopped, observed(4, PropolisInstanceState.Failed));
+        assertThat(failedAfterStopped.next().pendingTerminal()).isEqualTo(VmmState.FAILED);
+        assertThat(failedAfterStopped.effects()).as("Failed after Stopped: a restart would say destroyed")
+            .doesNotContain(new Effect.TearDownAhead());
+        // A step that publishes (a migration's news) writes its record first, as any.
+        final UUID migration = UUID.randomUUID();
+        final VmmRecord migrating = step(running(), observed(2, PropolisInstanceState.Migrating,
+            null, status(migration, PropolisMigrationState.Sync)));
+        final Transition failedMidMigration = apply(migrating, observed(3, PropolisInstanceState.Failed,
+            null, status(migration, PropolisMigrationState.Error)));
+        assertThat(publishes(failedMidMigration.effects())).isNotEmpty();
+        assertThat(failedMidMigration.effects()).doesNotContain(new Effect.TearDownAhead());
     }
 
     @Test
