@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import sledagent.agent.config.AgentConfig;
+import sledagent.agent.config.VmmChoice;
 import sledagent.agent.core.AgentContext;
 import sledagent.agent.core.SledAgent;
 import sledagent.agent.demo.AgentHttpClient;
@@ -80,6 +81,22 @@ final class PerfAgent
         final java.util.function.Function<Path, java.util.function.Function<String, List<String>>> vmm)
         throws Exception
     {
+        return start(cleanup, startTimeoutMs, null, vmm);
+    }
+
+    /**
+     * Starts an agent on a fresh zone root running the configured VMM {@code choice} through the agent's own
+     * launcher, as {@code serve} does (for propolis-qemu: with the class archive the agent trains at start).
+     */
+    static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs, final VmmChoice choice) throws Exception
+    {
+        return start(cleanup, startTimeoutMs, choice, null);
+    }
+
+    private static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs, final VmmChoice choice,
+        final java.util.function.Function<Path, java.util.function.Function<String, List<String>>> vmm)
+        throws Exception
+    {
         final Path zoneRoot = PerfZones.uniqueRoot("");
         final Path stateDir = Files.createTempDirectory("sledperf-state");
         cleanup.push("remove state dir " + stateDir, () -> PerfZones.deleteTree(stateDir));
@@ -93,12 +110,16 @@ final class PerfAgent
         cleanup.push("close zone backend", zones::close);
         final TimedZones timedZones = new TimedZones(zones);
         final TimedStore timedStore = new TimedStore(store);
-        final SledAgent agent = SledAgent.launch(new AgentContext()
-            .config(new AgentConfig(new InetSocketAddress("127.0.0.1", 0), List.of(nexus.url()), stateDir,
-                AgentConfig.DEFAULT_STOP_GRACE_MS, zoneRoot, UUID.randomUUID(), startTimeoutMs))
-            .vmmCommand(vmm.apply(stateDir.resolve("vmm-run")))
+        final AgentConfig config = new AgentConfig(new InetSocketAddress("127.0.0.1", 0), List.of(nexus.url()),
+            stateDir, AgentConfig.DEFAULT_STOP_GRACE_MS, zoneRoot, UUID.randomUUID(), startTimeoutMs);
+        final AgentContext context = new AgentContext().config(choice == null ? config : config.withVmm(choice))
             .zones(timedZones)
-            .store(timedStore));
+            .store(timedStore);
+        if (vmm != null)
+        {
+            context.vmmCommand(vmm.apply(stateDir.resolve("vmm-run")));
+        }
+        final SledAgent agent = SledAgent.launch(context);
         cleanup.push("close agent", agent::close);
         return new PerfAgent(zoneRoot, stateDir, nexus, agent, timedZones, timedStore);
     }

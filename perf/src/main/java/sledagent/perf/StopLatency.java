@@ -17,6 +17,8 @@ import java.util.List;
  *                    or of the sim's JVM) -> failed; RSS of the Propolis server's JVM and of QEMU
  *   peer             --vmms N   ours (qemu) interleaved with libvirt (its own libvirtd, under PID 1 then under a
  *                    subreaper) and bare QEMU on the same guest: start -> marker, destroy, crash -> event
+ *   memory           --vmms N   N real guests running at once (started 2 at a time): RSS, PSS and private memory of
+ *                    each propolis-qemu JVM and each QEMU
  *
  *   --out DIR (perf/target/results)  .hgrm per metric, samples CSV, captured agent log
  *   --warmup K (0)       extra VMMs stopped first and not recorded
@@ -54,7 +56,7 @@ public final class StopLatency
     }
 
     private static final List<String> SCENARIOS = List.of("force-terminate", "crash-detect", "deadlines", "guest",
-        "peer");
+        "peer", "memory");
 
     private StopLatency()
     {
@@ -90,6 +92,7 @@ public final class StopLatency
                 case "crash-detect" -> CrashDetectScenario.run(options, cleanup, logs);
                 case "guest" -> GuestScenario.run(options, cleanup);
                 case "peer" -> PeerScenario.run(options, cleanup);
+                case "memory" -> MemoryScenario.run(options, cleanup);
                 default -> DeadlineScenario.run(options);
             }
         }
