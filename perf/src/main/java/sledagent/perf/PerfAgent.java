@@ -80,6 +80,14 @@ final class PerfAgent
         final java.util.function.Function<Path, java.util.function.Function<String, List<String>>> vmm)
         throws Exception
     {
+        return start(cleanup, startTimeoutMs, AgentConfig.DEFAULT_STOP_GRACE_MS, vmm);
+    }
+
+    /** As {@link #start(Cleanup, long, java.util.function.Function)}, with the agent's stop grace. */
+    static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs, final long stopGraceMs,
+        final java.util.function.Function<Path, java.util.function.Function<String, List<String>>> vmm)
+        throws Exception
+    {
         final Path zoneRoot = PerfZones.uniqueRoot("");
         final Path stateDir = Files.createTempDirectory("sledperf-state");
         cleanup.push("remove state dir " + stateDir, () -> PerfZones.deleteTree(stateDir));
@@ -95,7 +103,7 @@ final class PerfAgent
         final TimedStore timedStore = new TimedStore(store);
         final SledAgent agent = SledAgent.launch(new AgentContext()
             .config(new AgentConfig(new InetSocketAddress("127.0.0.1", 0), List.of(nexus.url()), stateDir,
-                AgentConfig.DEFAULT_STOP_GRACE_MS, zoneRoot, UUID.randomUUID(), startTimeoutMs))
+                stopGraceMs, zoneRoot, UUID.randomUUID(), startTimeoutMs))
             .vmmCommand(vmm.apply(stateDir.resolve("vmm-run")))
             .zones(timedZones)
             .store(timedStore));
