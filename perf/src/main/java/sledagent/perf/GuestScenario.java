@@ -244,7 +244,7 @@ final class GuestScenario
         final TimedZones.Times times = perf.timedZones.times(PerfAgent.zoneName(id)).orElse(null);
         if (halting != null && times != null && times.killStartNs != 0 && times.emptyNs != 0)
         {
-            recordNs("  crash, agent: SIGKILL -> its actor acted on it (HALTING write submitted) (ms)",
+            recordNs("  crash, agent: SIGKILL -> its actor acted (HALTING write sent) (ms)",
                 halting.startNs() - killNs);
             recordNs("  crash, agent: that write, submitted -> acknowledged (ms)", halting.endNs() - halting.startNs());
             recordNs("  crash, agent: acted on it -> its cgroup.kill began (ms)",
