@@ -135,6 +135,17 @@ final class GuestDeadlineScenario
         table.add("stop -> destroyed at Nexus (ms)", Duration.between(stopAt, destroyedAt).toNanos() / 1e6);
         table.add(LATENESS, Duration.between(stopAt, destroyedAt).toNanos() / 1e6 - graceMsD);
         final TimedZones.Times times = perf.timedZones.times(PerfAgent.zoneName(id)).orElse(null);
+        // The grace-expired step is the first to write a HALTING record (the stop's own step stays ACTIVE).
+        final TimedStore.Write halting = perf.timedStore.writesSince(id, stopNs).stream()
+            .filter(w -> "HALTING".equals(w.phase()))
+            .min((a, b) -> Long.compare(a.startNs(), b.startNs())).orElse(null);
+        if (halting != null)
+        {
+            table.add("  agent: stop -> its grace-expired step (HALTING write sent) - grace (ms)",
+                (halting.startNs() - stopNs) / 1e6 - graceMsD);
+            table.add("  agent: that write, submitted -> acknowledged (ms)",
+                (halting.endNs() - halting.startNs()) / 1e6);
+        }
         if (times != null && times.killStartNs != 0 && times.emptyNs != 0)
         {
             table.add("  agent: stop -> its cgroup.kill began, minus the grace (ms)",
