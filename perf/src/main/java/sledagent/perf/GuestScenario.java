@@ -1,9 +1,7 @@
 package sledagent.perf;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -15,6 +13,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import sledagent.agent.config.AgentConfig;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.GuestSerial;
@@ -98,13 +97,17 @@ final class GuestScenario
                 throw new IllegalStateException("--vmm qemu needs " + missing);
             }
             guest = TinyGuest.build(Path.of("perf/target/guest").toAbsolutePath());
-            final TinyGuest booted = guest;
-            perf = PerfAgent.start(cleanup, options.startTimeoutMs, runDir -> booted.vmm().command(runDir));
-            System.out.println("VMM: propolis-qemu, " + guest.vmm().describe() + ", guest " + GUEST_MB + " MiB");
+            // The agent's own launcher, as serve runs it: with the class archive it trains at start, awaited here so
+            // that every figure is of servers that map it (a fresh agent's first seconds are not what is measured).
+            perf = PerfAgent.start(cleanup, options.startTimeoutMs, graceMs(options), guest.vmm());
+            final Path archive = perf.awaitClassArchive();
+            System.out.println("VMM: propolis-qemu, " + guest.vmm().describe() + ", guest " + GUEST_MB + " MiB; class"
+                + " archive: " + (archive == null ? "none (training failed, see the agent's log)" : archive));
         }
         else
         {
-            perf = PerfAgent.start(cleanup, options.startTimeoutMs, runDir -> PropolisSimLauncher::command);
+            perf = PerfAgent.start(cleanup, options.startTimeoutMs, graceMs(options),
+                runDir -> PropolisSimLauncher::command);
             System.out.println("VMM: propolis-sim");
         }
         final GuestScenario scenario = new GuestScenario(perf, qemu);
@@ -116,6 +119,12 @@ final class GuestScenario
             cleanup.push("remove bare QEMU dir " + bareDir, () -> PerfZones.deleteTree(bareDir));
         }
         return scenario;
+    }
+
+    /** {@code --grace-ms}, or the agent's default stop grace. */
+    private static long graceMs(final StopLatency.Options options)
+    {
+        return options.graceMs > 0 ? options.graceMs : AgentConfig.DEFAULT_STOP_GRACE_MS;
     }
 
     /** Register, run, (marker), RSS, stop -> destroyed. */
@@ -198,26 +207,53 @@ final class GuestScenario
         final TimedZones.Times times = perf.timedZones.times(PerfAgent.zoneName(id)).orElse(null);
         if (times != null && times.killStartNs != 0 && times.emptyNs != 0)
         {
-            recordNs("  agent: request -> its cgroup.kill began (ms)", times.killStartNs - sentNs[0]);
-            recordNs("  agent: its cgroup.kill -> its awaitEmpty saw empty (ms)", times.emptyNs - times.killStartNs);
+            recordNs("  force, agent: request -> its cgroup.kill began (ms)", times.killStartNs - sentNs[0]);
+            recordNs("  force, agent: its cgroup.kill -> its awaitEmpty saw empty (ms)",
+                times.emptyNs - times.killStartNs);
         }
         record("force-terminate -> destroyed published (ms)", sentAt[0], published(id, VmmState.DESTROYED));
     }
 
-    /** Register, run, (marker), SIGKILL QEMU (or the sim's JVM) -> failed published. */
+    /**
+     * Register, run, (marker), SIGKILL QEMU (or the sim's JVM) -> failed published. The signal goes from this JVM
+     * ({@code kill(2)} through {@link ProcessHandle#destroyForcibly}), its moment taken right before the call, so no
+     * fork/exec of a {@code kill} command is charged to the agent. The breakdown is from the agent's own moments:
+     * its actor acting on the death (the step that goes HALTING submits that record's write: Propolis's
+     * {@code Failed} with QEMU, the pidfd's exit with the sim), that write acknowledged (the crash path waits for it
+     * before the kill), its {@code cgroup.kill}, its {@code awaitEmpty}.
+     */
     void crashOne() throws Exception
     {
         final UUID id = UUID.randomUUID();
         start(id);
         final long victim = pidOf(id, qemu ? "qemu-system-" : "java");
+        final ProcessHandle handle = ProcessHandle.of(victim)
+            .orElseThrow(() -> new IllegalStateException("pid " + victim + " of " + id + " gone before the kill"));
         final Instant killAt = Instant.now();
-        final Process kill = new ProcessBuilder("kill", "-KILL", Long.toString(victim)).start();
-        if (!kill.waitFor(5, TimeUnit.SECONDS) || kill.exitValue() != 0)
+        final long killNs = System.nanoTime();
+        if (!handle.destroyForcibly())
         {
-            throw new IllegalStateException("kill -KILL " + victim + " failed");
+            throw new IllegalStateException("SIGKILL of " + victim + " (" + id + ") not sent");
         }
-        record("crash (SIGKILL " + (qemu ? "QEMU" : "sim JVM") + ") -> failed published (ms)", killAt,
-            published(id, VmmState.FAILED));
+        final String what = qemu ? "QEMU" : "sim JVM";
+        final Instant failedAt = published(id, VmmState.FAILED);
+        record("crash (SIGKILL " + what + ") -> failed published (ms)", killAt, failedAt);
+        final TimedStore.Write halting = perf.timedStore.writesSince(id, killNs).stream()
+            .filter(w -> "HALTING".equals(w.phase()))
+            .min((a, b) -> Long.compare(a.startNs(), b.startNs())).orElse(null);
+        final TimedZones.Times times = perf.timedZones.times(PerfAgent.zoneName(id)).orElse(null);
+        if (halting != null && times != null && times.killStartNs != 0 && times.emptyNs != 0)
+        {
+            recordNs("  crash, agent: SIGKILL -> its actor acted (HALTING write sent) (ms)",
+                halting.startNs() - killNs);
+            recordNs("  crash, agent: that write, submitted -> acknowledged (ms)", halting.endNs() - halting.startNs());
+            recordNs("  crash, agent: acted on it -> its cgroup.kill began (ms)",
+                times.killStartNs - halting.startNs());
+            recordNs("  crash, agent: its cgroup.kill -> its awaitEmpty saw empty (ms)",
+                times.emptyNs - times.killStartNs);
+            record("  crash, agent: empty -> Nexus got failed (ms)",
+                killAt.plusNanos(times.emptyNs - killNs), failedAt);
+        }
         awaitZoneGone(id);
     }
 
@@ -315,11 +351,11 @@ final class GuestScenario
     private void rss(final UUID id) throws IOException
     {
         figures.computeIfAbsent("RSS of the Propolis server JVM (MiB)", k -> new ArrayList<>())
-            .add(rssKb(pidOf(id, "java")) / 1024.0);
+            .add(ProcessMemory.of(pidOf(id, "java")).rssKb() / 1024.0);
         if (qemu)
         {
             figures.computeIfAbsent("RSS of QEMU (MiB)", k -> new ArrayList<>())
-                .add(rssKb(pidOf(id, "qemu-system-")) / 1024.0);
+                .add(ProcessMemory.of(pidOf(id, "qemu-system-")).rssKb() / 1024.0);
         }
     }
 
@@ -343,41 +379,10 @@ final class GuestScenario
         }
     }
 
-    private long pidOf(final UUID id, final String commPrefix) throws IOException
+    /** The pid in the VMM's zone whose {@code comm} starts with {@code commPrefix} ("java", "qemu-system-"). */
+    long pidOf(final UUID id, final String commPrefix) throws IOException
     {
-        for (final String line : Files.readAllLines(perf.zoneDir(id).resolve("cgroup.procs")))
-        {
-            if (line.isBlank())
-            {
-                continue;
-            }
-            final long pid = Long.parseLong(line.strip());
-            try
-            {
-                if (Files.readString(Path.of("/proc", Long.toString(pid), "comm"), StandardCharsets.UTF_8).strip()
-                    .startsWith(commPrefix))
-                {
-                    return pid;
-                }
-            }
-            catch (final NoSuchFileException ex)
-            {
-                // Gone meanwhile.
-            }
-        }
-        throw new IllegalStateException("no " + commPrefix + " in the zone of " + id);
-    }
-
-    private static long rssKb(final long pid) throws IOException
-    {
-        for (final String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status")))
-        {
-            if (line.startsWith("VmRSS:"))
-            {
-                return Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        return -1;
+        return ZonePids.pidOf(perf.zoneDir(id), commPrefix);
     }
 
     private void record(final String name, final Instant from, final Instant to)
@@ -391,6 +396,18 @@ final class GuestScenario
         {
             throw new IllegalStateException(what + ": " + answer.status() + " " + answer.body());
         }
+    }
+
+    /** The agent this scenario runs. */
+    PerfAgent perf()
+    {
+        return perf;
+    }
+
+    /** A directory for bare-QEMU floors ({@code --vmm qemu}), removed by the cleanup; null with sims. */
+    Path bareDir()
+    {
+        return bareDir;
     }
 
     /** The tiny guest ({@code --vmm qemu}), or null. */

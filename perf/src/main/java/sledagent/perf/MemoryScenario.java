@@ -1,14 +1,12 @@
 package sledagent.perf;
 
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.function.ToLongFunction;
-import sledagent.agent.core.AgentContext;
+import sledagent.agent.config.AgentConfig;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.GuestSerial;
@@ -39,8 +37,9 @@ final class MemoryScenario
             throw new IllegalStateException("memory needs a real guest: " + missing);
         }
         final TinyGuest guest = TinyGuest.build(Path.of("perf/target/guest").toAbsolutePath());
-        final PerfAgent perf = PerfAgent.start(cleanup, options.startTimeoutMs, guest.vmm());
-        final Path archive = awaitClassArchive(perf.stateDir.resolve(AgentContext.CLASS_ARCHIVE_DIR));
+        final PerfAgent perf = PerfAgent.start(cleanup, options.startTimeoutMs, AgentConfig.DEFAULT_STOP_GRACE_MS,
+            guest.vmm());
+        final Path archive = perf.awaitClassArchive();
         System.out.println("VMM: propolis-qemu, " + guest.vmm().describe() + ", guest " + GuestScenario.GUEST_MB
             + " MiB; class archive: " + (archive == null ? "none (training failed, see the agent's log)" : archive));
         final List<UUID> ids = new ArrayList<>();
@@ -106,27 +105,6 @@ final class MemoryScenario
         }
         System.out.printf("%-36s %7.1f / %7.1f / %7.1f  (%.1f)%n", name, values[0] / 1024.0,
             values[values.length / 2] / 1024.0, values[values.length - 1] / 1024.0, sum / 1024.0);
-    }
-
-    /** The archive the agent trains at start, once written (null if it is not there within the bound). */
-    private static Path awaitClassArchive(final Path dir) throws Exception
-    {
-        final long deadlineNs = System.nanoTime() + BOUND.toNanos();
-        while (System.nanoTime() - deadlineNs < 0)
-        {
-            if (Files.isDirectory(dir))
-            {
-                try (DirectoryStream<Path> archives = Files.newDirectoryStream(dir, "propolis-qemu-*.jsa"))
-                {
-                    for (final Path archive : archives)
-                    {
-                        return archive;
-                    }
-                }
-            }
-            Thread.sleep(50);
-        }
-        return null;
     }
 
     private static void awaitMarker(final String addr) throws Exception

@@ -5,6 +5,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -81,19 +82,29 @@ final class PerfAgent
         final java.util.function.Function<Path, java.util.function.Function<String, List<String>>> vmm)
         throws Exception
     {
-        return start(cleanup, startTimeoutMs, null, vmm);
+        return start(cleanup, startTimeoutMs, AgentConfig.DEFAULT_STOP_GRACE_MS, null, vmm);
+    }
+
+    /** As {@link #start(Cleanup, long, java.util.function.Function)}, with the agent's stop grace. */
+    static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs, final long stopGraceMs,
+        final java.util.function.Function<Path, java.util.function.Function<String, List<String>>> vmm)
+        throws Exception
+    {
+        return start(cleanup, startTimeoutMs, stopGraceMs, null, vmm);
     }
 
     /**
      * Starts an agent on a fresh zone root running the configured VMM {@code choice} through the agent's own
      * launcher, as {@code serve} does (for propolis-qemu: with the class archive the agent trains at start).
      */
-    static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs, final VmmChoice choice) throws Exception
+    static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs, final long stopGraceMs,
+        final VmmChoice choice) throws Exception
     {
-        return start(cleanup, startTimeoutMs, choice, null);
+        return start(cleanup, startTimeoutMs, stopGraceMs, choice, null);
     }
 
-    private static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs, final VmmChoice choice,
+    private static PerfAgent start(final Cleanup cleanup, final long startTimeoutMs, final long stopGraceMs,
+        final VmmChoice choice,
         final java.util.function.Function<Path, java.util.function.Function<String, List<String>>> vmm)
         throws Exception
     {
@@ -111,7 +122,7 @@ final class PerfAgent
         final TimedZones timedZones = new TimedZones(zones);
         final TimedStore timedStore = new TimedStore(store);
         final AgentConfig config = new AgentConfig(new InetSocketAddress("127.0.0.1", 0), List.of(nexus.url()),
-            stateDir, AgentConfig.DEFAULT_STOP_GRACE_MS, zoneRoot, UUID.randomUUID(), startTimeoutMs);
+            stateDir, stopGraceMs, zoneRoot, UUID.randomUUID(), startTimeoutMs);
         final AgentContext context = new AgentContext().config(choice == null ? config : config.withVmm(choice))
             .zones(timedZones)
             .store(timedStore);
@@ -222,6 +233,31 @@ final class PerfAgent
     static String zoneName(final UUID id)
     {
         return ZoneBackend.ZONE_PREFIX + id;
+    }
+
+    /**
+     * The propolis-qemu class archive the agent trains at start (when it runs the configured qemu VMM), once written;
+     * null if it is not there within two minutes (training failed: the agent logged why).
+     */
+    Path awaitClassArchive() throws IOException, InterruptedException
+    {
+        final Path dir = stateDir.resolve(AgentContext.CLASS_ARCHIVE_DIR);
+        final long deadlineNs = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (System.nanoTime() - deadlineNs < 0)
+        {
+            if (Files.isDirectory(dir))
+            {
+                try (DirectoryStream<Path> archives = Files.newDirectoryStream(dir, "propolis-qemu-*.jsa"))
+                {
+                    for (final Path archive : archives)
+                    {
+                        return archive;
+                    }
+                }
+            }
+            Thread.sleep(50);
+        }
+        return null;
     }
 
     Path zoneDir(final UUID id)

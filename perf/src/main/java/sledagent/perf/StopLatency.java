@@ -17,6 +17,11 @@ import java.util.List;
  *                    or of the sim's JVM) -> failed; RSS of the Propolis server's JVM and of QEMU
  *   peer             --vmms N   ours (qemu) interleaved with libvirt (its own libvirtd, under PID 1 then under a
  *                    subreaper) and bare QEMU on the same guest: start -> marker, destroy, crash -> event
+ *   guest-lifecycle  --vmm sim|qemu --vmms N --concurrency C (2)   N full lifecycles through the HTTP API, C at once
+ *                    (register, run, marker / running, stop, destroyed at Nexus, unregister): lifecycles/s and
+ *                    per-phase percentiles; with qemu the floor: the same guest booted and quit in bare QEMU, C at once
+ *   guest-deadline   --vmm sim|qemu --vmms N --grace-ms G (1000)   stop of a VMM whose Propolis server is SIGSTOPped:
+ *                    stop -> destroyed at Nexus minus the grace (lateness), the agent's kill -> empty, zone gone
  *   memory           --vmms N   N real guests running at once (started 2 at a time): RSS, PSS and private memory of
  *                    each propolis-qemu JVM and each QEMU
  *
@@ -28,6 +33,8 @@ import java.util.List;
  *   --seed S (42)        delays in deadlines
  *   --probe-last-look    force-terminate: before each force, time the call the agent's last look makes
  *                        (state-monitor gen 0 with PropolisClient) from this JVM, to split the teardown
+ *   --concurrency C (2)  guest-lifecycle: lifecycles at once (2 cores and TCG guests here: keep it at 2)
+ *   --grace-ms G         the agent's stop grace (guest-deadline: 1000; others: the agent's default)
  * </pre>
  *
  * Must run where it may create cgroups under its own cgroup (root on these machines). Everything it makes (zones
@@ -52,11 +59,15 @@ public final class StopLatency
         boolean probeLastLook;
         /** guest: sim or qemu. */
         String vmm = "sim";
+        /** guest-lifecycle: lifecycles in flight at once. */
+        int concurrency = 2;
+        /** The agent's stop grace; 0 = the scenario's default. */
+        long graceMs;
         Path out = Path.of("perf/target/results");
     }
 
     private static final List<String> SCENARIOS = List.of("force-terminate", "crash-detect", "deadlines", "guest",
-        "peer", "memory");
+        "peer", "guest-lifecycle", "guest-deadline", "memory");
 
     private StopLatency()
     {
@@ -75,7 +86,7 @@ public final class StopLatency
             System.err.println("usage: java -cp perf/target/benchmarks.jar sledagent.perf.StopLatency "
                 + String.join("|", SCENARIOS) + " [--vmms N] [--pending N] [--out DIR] [--warmup K] [--batch B]"
                 + " [--start-timeout-ms MS] [--settle-ms MS] [--pause-ms MS] [--state-poll-us US] [--seed S]"
-                + " [--probe-last-look] [--vmm sim|qemu]");
+                + " [--probe-last-look] [--vmm sim|qemu] [--concurrency C] [--grace-ms G]");
             System.exit(2);
             return;
         }
@@ -92,6 +103,8 @@ public final class StopLatency
                 case "crash-detect" -> CrashDetectScenario.run(options, cleanup, logs);
                 case "guest" -> GuestScenario.run(options, cleanup);
                 case "peer" -> PeerScenario.run(options, cleanup);
+                case "guest-lifecycle" -> GuestLifecycleScenario.run(options, cleanup);
+                case "guest-deadline" -> GuestDeadlineScenario.run(options, cleanup);
                 case "memory" -> MemoryScenario.run(options, cleanup);
                 default -> DeadlineScenario.run(options);
             }
@@ -138,6 +151,8 @@ public final class StopLatency
                 case "--pause-ms" -> options.pauseMs = nonNegative(flag, value);
                 case "--state-poll-us" -> options.statePollUs = nonNegative(flag, value);
                 case "--seed" -> options.seed = Long.parseLong(value);
+                case "--concurrency" -> options.concurrency = positive(flag, value);
+                case "--grace-ms" -> options.graceMs = positive(flag, value);
                 case "--out" -> options.out = Path.of(value);
                 case "--vmm" ->
                 {

@@ -22,8 +22,11 @@ import sledagent.agent.vmm.VmmStore;
  */
 final class TimedStore implements VmmStore
 {
-    /** One write: {@code nanoTime} before and after. */
-    record Write(long startNs, long endNs, String kind)
+    /**
+     * One write: {@code nanoTime} before and after; {@code phase} is the stored record's lifecycle phase (null for a
+     * delete), so that the write of the step that decided to end a VMM (its first HALTING record) can be told apart.
+     */
+    record Write(long startNs, long endNs, String kind, String phase)
     {
     }
 
@@ -53,7 +56,7 @@ final class TimedStore implements VmmStore
         finally
         {
             writes.computeIfAbsent(vmm.propolisId(), id -> new CopyOnWriteArrayList<>())
-                .add(new Write(start, System.nanoTime(), "save"));
+                .add(new Write(start, System.nanoTime(), "save", vmm.phase().name()));
         }
     }
 
@@ -68,28 +71,29 @@ final class TimedStore implements VmmStore
         finally
         {
             writes.computeIfAbsent(propolisId, id -> new CopyOnWriteArrayList<>())
-                .add(new Write(start, System.nanoTime(), "delete"));
+                .add(new Write(start, System.nanoTime(), "delete", null));
         }
     }
 
     @Override
     public CompletableFuture<Void> saveAsync(final StoredVmm vmm)
     {
-        return timed(vmm.propolisId(), "save", delegate.saveAsync(vmm));
+        return timed(vmm.propolisId(), "save", vmm.phase().name(), delegate.saveAsync(vmm));
     }
 
     @Override
     public CompletableFuture<Void> deleteAsync(final UUID propolisId)
     {
-        return timed(propolisId, "delete", delegate.deleteAsync(propolisId));
+        return timed(propolisId, "delete", null, delegate.deleteAsync(propolisId));
     }
 
     /** A queued write, timed from its submission to its acknowledgement (after the sync that covers it). */
-    private CompletableFuture<Void> timed(final UUID propolisId, final String kind, final CompletableFuture<Void> write)
+    private CompletableFuture<Void> timed(final UUID propolisId, final String kind, final String phase,
+        final CompletableFuture<Void> write)
     {
         final long start = System.nanoTime();
         return write.whenComplete((ignored, ex) -> writes.computeIfAbsent(propolisId,
-            id -> new CopyOnWriteArrayList<>()).add(new Write(start, System.nanoTime(), kind)));
+            id -> new CopyOnWriteArrayList<>()).add(new Write(start, System.nanoTime(), kind, phase)));
     }
 
     @Override
