@@ -1,6 +1,9 @@
 package sledagent.agent.runtime;
 
+import java.io.IOException;
 import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.http.HttpTimeoutException;
 import java.util.Map;
 import java.util.UUID;
@@ -20,6 +23,7 @@ import sledagent.api.propolis.PropolisStateRequested;
 import sledagent.hypervisor.PropolisClient;
 import sledagent.hypervisor.PropolisHttpException;
 import sledagent.hypervisor.PropolisSpecs;
+import sledagent.hypervisor.server.ListenAddress;
 import sledagent.zones.Zone;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneProcess;
@@ -32,14 +36,15 @@ import sledagent.zones.ZoneProcess;
 final class StartSequence
 {
     private static final Logger LOG = Logger.getLogger(StartSequence.class.getName());
-    /** First retry of a Propolis that does not accept connections yet; doubles up to the cap. */
-    private static final long FIRST_POLL_MS = 5;
     /**
-     * A refused connect costs a fraction of a millisecond, and every millisecond between the server's bind and the
-     * agent's next poll is added to the guest's start (a JVM server binds 300-500 ms after exec: a 200 ms cap lost
-     * up to 165 ms there, perf/RESULTS.md, issue 14).
+     * Pause between two connects to a Propolis that does not accept connections yet. Every millisecond between the
+     * server's bind and the agent's next try is added to the guest's start (a 200 ms cap lost up to 165 ms there,
+     * perf/RESULTS.md, issue 14), and a refused connect of a plain socket costs some microseconds, so the probe is
+     * a plain connect every few milliseconds; the HTTP call follows once one is accepted.
      */
-    private static final long MAX_POLL_MS = 20;
+    private static final long POLL_MS = 5;
+    /** Bound of one probe's connect. */
+    private static final int PROBE_CONNECT_MS = 250;
     private static final String SLED_MODEL = "sled-agent-java";
 
     private final UUID propolisId;
@@ -177,7 +182,7 @@ final class StartSequence
     private void awaitAnswering(final String addr, final ZoneProcess process, final long deadlineNs)
         throws InterruptedException, TimeoutException
     {
-        long pauseMs = FIRST_POLL_MS;
+        final InetSocketAddress socketAddress = ListenAddress.parse(addr);
         while (true)
         {
             if (!process.isAlive())
@@ -189,6 +194,11 @@ final class StartSequence
             {
                 throw new TimeoutException("Propolis at " + addr + " did not answer within "
                     + settings.startTimeoutMs() + " ms");
+            }
+            if (!accepts(socketAddress))
+            {
+                Thread.sleep(Math.min(POLL_MS, Math.max(1, remainingMs(deadlineNs))));
+                continue;
             }
             try
             {
@@ -207,8 +217,24 @@ final class StartSequence
                     throw new IllegalStateException("Propolis at " + addr + ": " + ex.getCause(), ex.getCause());
                 }
             }
-            Thread.sleep(Math.min(pauseMs, Math.max(1, remainingMs(deadlineNs))));
-            pauseMs = Math.min(MAX_POLL_MS, pauseMs * 2);
+            Thread.sleep(Math.min(POLL_MS, Math.max(1, remainingMs(deadlineNs))));
+        }
+    }
+
+    /**
+     * Whether a plain connect to {@code address} is accepted (a server listening there); closed at once. Bounded:
+     * an address not yet reachable (a zone's interface still coming up) must not hold the start in SYN retries.
+     */
+    private static boolean accepts(final InetSocketAddress address)
+    {
+        try (Socket socket = new Socket())
+        {
+            socket.connect(address, PROBE_CONNECT_MS);
+            return true;
+        }
+        catch (final IOException ex)
+        {
+            return false;
         }
     }
 

@@ -39,7 +39,7 @@ import sledagent.hypervisor.server.SerialQuery;
  *   <li>Run: Starting, {@code cont}; Running on {@code RESUME}.</li>
  *   <li>Stop (Propolis's hard halt): Stopping (Stopped if the VM never ran), {@code stop} then {@code quit}; a
  *       QEMU that has not exited {@link #KILL_AFTER_MS} after the Stop is SIGKILLed; Stopped, then Destroyed once
- *       QEMU has exited and its sockets are gone.</li>
+ *       QEMU has exited (its sockets are removed right after).</li>
  *   <li>Reboot: Rebooting, {@code system_reset}, Running when QEMU has answered. A guest reset ({@code RESET} with
  *       {@code guest: true}) publishes Rebooting and Running at once; QEMU's burst of RESETs within
  *       {@link #RESET_FOLD_MS} of each other counts once.</li>
@@ -51,7 +51,9 @@ import sledagent.hypervisor.server.SerialQuery;
  *       the source has sent the spec). A VM that ends (Failed, Stopped) with a migration under way ends it in
  *       Error; a VM migrated out ends Destroyed when its QEMU has quit.</li>
  * </ul>
- * QEMU's exit is seen through {@link Process#onExit()}, never by polling. Every QMP call is bounded.
+ * QEMU's exit is seen by a thread of its own blocked in {@link Process#waitFor()}, never by polling (not
+ * {@link Process#onExit()}: on two cores its completion runs on a new thread per call, a hop on every crash's
+ * path). Every QMP call is bounded.
  */
 final class QemuMachine implements Machine
 {
@@ -189,7 +191,20 @@ final class QemuMachine implements Machine
         final Thread handshake = new Thread(this::handshake, "qemu-handshake");
         handshake.setDaemon(true);
         handshake.start();
-        process.onExit().thenRun(this::exited);
+        final Thread exitWatch = new Thread(() ->
+        {
+            try
+            {
+                process.waitFor();
+                exited();
+            }
+            catch (final InterruptedException e)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }, "qemu-exit");
+        exitWatch.setDaemon(true);
+        exitWatch.start();
     }
 
     /** QEMU's process (for tests: its pid), or null before a migration target has launched it. */
@@ -513,8 +528,7 @@ final class QemuMachine implements Machine
     {
         eof.completeOnTimeout(null, EOF_AFTER_EXIT_MS, TimeUnit.MILLISECONDS).thenRun(() ->
         {
-            closeQuietly();
-            deleteQuietly(runDir);
+            // Published first, then the clean-up: the agent is waiting for this state to tear the zone down.
             locked(() ->
             {
                 final PropolisInstanceState state = ctx.latest().state();
@@ -541,14 +555,16 @@ final class QemuMachine implements Machine
                 }
                 else
                 {
-                    ctx.log("QEMU exited without a shutdown (status " + qemu.exitValue() + ")");
                     ctx.publish(Failed, unfinished(in), unfinished(out));
+                    ctx.log("QEMU exited without a shutdown (status " + qemu.exitValue() + ")");
                     if (migrationIn != null)
                     {
                         migrationIn.abort();
                     }
                 }
             });
+            closeQuietly();
+            deleteQuietly(runDir);
         });
     }
 
