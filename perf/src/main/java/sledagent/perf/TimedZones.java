@@ -49,6 +49,12 @@ final class TimedZones implements ZoneBackend
     }
 
     @Override
+    public boolean killsAtOnce()
+    {
+        return delegate.killsAtOnce();
+    }
+
+    @Override
     public void killAll(final Zone zone)
     {
         final Times t = times.computeIfAbsent(zone.name(), name -> new Times());

@@ -47,6 +47,15 @@ public interface ZoneBackend extends AutoCloseable
     /** SIGKILLs every process in the zone, including ones forked during the kill. Idempotent. */
     void killAll(Zone zone);
 
+    /**
+     * Whether {@link #killAll} returns at once (one write or signal, nothing waited for), so that a caller may run
+     * it on a thread that must never block. False unless a backend knows.
+     */
+    default boolean killsAtOnce()
+    {
+        return false;
+    }
+
     /** True when no process is left in the zone (or the zone is gone). */
     boolean isEmpty(Zone zone);
 

@@ -208,6 +208,7 @@ public final class ZoneVmmDriver implements VmmDriver
         };
         if (attempt == 0)
         {
+            teardown.killAhead(propolisId, lastLookAddr, startJob);
             submitOrFail(work, post);
         }
         else

@@ -264,6 +264,13 @@ public final class CgroupZoneBackend implements ZoneBackend
      * <p>Writes {@code 1} to {@code cgroup.kill}. Where that file is missing (Linux before 5.14), freezes the
      * zone so nothing can fork, SIGKILLs every listed task through a pidfd, and thaws it.
      */
+    /** With {@code cgroup.kill}: one write. Without it the freeze is waited for. */
+    @Override
+    public boolean killsAtOnce()
+    {
+        return useCgroupKill;
+    }
+
     @Override
     public void killAll(final Zone zone)
     {
