@@ -10,8 +10,6 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
-import sledagent.agent.demo.GuestSerial;
-import sledagent.agent.demo.TinyGuest;
 import sledagent.api.VmmState;
 
 /**
@@ -190,16 +188,7 @@ final class GuestDeadlineScenario
 
     private void awaitMarker(final UUID id, final String addr) throws Exception
     {
-        final GuestSerial serial = new GuestSerial(addr);
-        final long deadlineNs = System.nanoTime() + BOUND.toNanos();
-        while (serial.count(TinyGuest.MARKER) == 0)
-        {
-            if (System.nanoTime() - deadlineNs > 0)
-            {
-                throw new IllegalStateException("no " + TinyGuest.MARKER + " from " + id + " within " + BOUND);
-            }
-            Thread.sleep(10);
-        }
+        GuestMarker.await(id, addr, BOUND);
     }
 
     private Instant published(final UUID id, final VmmState state) throws InterruptedException

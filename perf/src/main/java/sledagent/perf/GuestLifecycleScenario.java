@@ -19,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
-import sledagent.agent.demo.GuestSerial;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.agent.demo.TinyGuest;
 import sledagent.api.VmmState;
@@ -165,17 +164,8 @@ final class GuestLifecycleScenario
         phases.put("run -> running at Nexus (ms)", ms(runAt, runningAt));
         if (qemu)
         {
-            final GuestSerial serial = new GuestSerial(addr);
-            final long deadlineNs = System.nanoTime() + STEP_BOUND.toNanos();
-            while (serial.count(TinyGuest.MARKER) == 0)
-            {
-                if (System.nanoTime() - deadlineNs > 0)
-                {
-                    throw new IllegalStateException("no " + TinyGuest.MARKER + " from " + id + " within " + STEP_BOUND);
-                }
-                Thread.sleep(10);
-            }
-            phases.put("running at Nexus -> guest marker on serial (ms)", ms(runningAt, Instant.now()));
+            phases.put("running at Nexus -> guest marker on serial (ms)",
+                ms(runningAt, GuestMarker.await(id, addr, STEP_BOUND)));
         }
         final Instant stopAt = Instant.now();
         expect200("stop", perf.client.putState(id, "stopped"));
@@ -234,23 +224,7 @@ final class GuestLifecycleScenario
     private static Instant awaitPublished(final RecordingNexus nexus, final UUID id, final VmmState state)
         throws InterruptedException
     {
-        final long deadline = System.nanoTime() + STEP_BOUND.toNanos();
-        while (System.nanoTime() - deadline < 0)
-        {
-            for (final RecordingNexus.Received received : nexus.received(id))
-            {
-                if (received.state().vmmState().state() == state)
-                {
-                    return received.at();
-                }
-                if (received.state().vmmState().state() == VmmState.FAILED)
-                {
-                    throw new IllegalStateException(id + " published failed while waiting for " + state);
-                }
-            }
-            Thread.sleep(2);
-        }
-        throw new IllegalStateException(id + " not published " + state + " within " + STEP_BOUND);
+        return LifecycleScenario.awaitPublished(nexus, id, state, STEP_BOUND);
     }
 
     private static void expect200(final String what, final AgentHttpClient.Answer answer)

@@ -16,7 +16,6 @@ import java.util.concurrent.TimeUnit;
 import sledagent.agent.config.AgentConfig;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
-import sledagent.agent.demo.GuestSerial;
 import sledagent.agent.demo.TinyGuest;
 import sledagent.api.VmmState;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
@@ -333,18 +332,7 @@ final class GuestScenario
         record("register -> running published (ms)", registerAt, published(id, VmmState.RUNNING));
         if (qemu)
         {
-            final GuestSerial serial = new GuestSerial(addr);
-            final long deadlineNs = System.nanoTime() + BOUND.toNanos();
-            while (serial.count(TinyGuest.MARKER) == 0)
-            {
-                if (System.nanoTime() - deadlineNs > 0)
-                {
-                    throw new IllegalStateException("no " + TinyGuest.MARKER + " from " + id + " within " + BOUND);
-                }
-                // Close to the bare floor's 1 ms file poll, without an HTTP call every millisecond.
-                Thread.sleep(2);
-            }
-            record("register -> guest marker on serial (ms)", registerAt, Instant.now());
+            record("register -> guest marker on serial (ms)", registerAt, GuestMarker.await(id, addr, BOUND));
         }
         return addr;
     }

@@ -206,7 +206,14 @@ final class LifecycleScenario
     private static Instant awaitPublished(final RecordingNexus nexus, final UUID id, final VmmState state)
         throws InterruptedException
     {
-        final long deadline = System.nanoTime() + STEP_BOUND.toNanos();
+        return awaitPublished(nexus, id, state, STEP_BOUND);
+    }
+
+    /** When Nexus received {@code state} for {@code id}; fails at once on {@code failed}, and after {@code bound}. */
+    static Instant awaitPublished(final RecordingNexus nexus, final UUID id, final VmmState state,
+        final Duration bound) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + bound.toNanos();
         while (System.nanoTime() - deadline < 0)
         {
             for (final RecordingNexus.Received received : nexus.received(id))
@@ -217,11 +224,11 @@ final class LifecycleScenario
                 }
                 if (received.state().vmmState().state() == VmmState.FAILED)
                 {
-                    throw new IllegalStateException("published failed while waiting for " + state);
+                    throw new IllegalStateException(id + " published failed while waiting for " + state);
                 }
             }
             Thread.sleep(2);
         }
-        throw new IllegalStateException("not published " + state + " within " + STEP_BOUND);
+        throw new IllegalStateException(id + " not published " + state + " within " + bound);
     }
 }

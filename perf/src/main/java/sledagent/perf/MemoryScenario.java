@@ -9,7 +9,6 @@ import java.util.function.ToLongFunction;
 import sledagent.agent.config.AgentConfig;
 import sledagent.agent.demo.AgentHttpClient;
 import sledagent.agent.demo.ExampleBodies;
-import sledagent.agent.demo.GuestSerial;
 import sledagent.agent.demo.TinyGuest;
 import sledagent.api.VmmState;
 
@@ -57,9 +56,9 @@ final class MemoryScenario
                 ids.add(id);
                 addrs.add(addr);
             }
-            for (final String addr : addrs)
+            for (int i = 0; i < addrs.size(); i++)
             {
-                awaitMarker(addr);
+                GuestMarker.await(ids.get(ids.size() - addrs.size() + i), addrs.get(i), BOUND);
             }
             System.out.printf("  %d/%d guests running%n", ids.size(), options.vmms);
         }
@@ -107,19 +106,6 @@ final class MemoryScenario
             values[values.length / 2] / 1024.0, values[values.length - 1] / 1024.0, sum / 1024.0);
     }
 
-    private static void awaitMarker(final String addr) throws Exception
-    {
-        final GuestSerial serial = new GuestSerial(addr);
-        final long deadlineNs = System.nanoTime() + BOUND.toNanos();
-        while (serial.count(TinyGuest.MARKER) == 0)
-        {
-            if (System.nanoTime() - deadlineNs > 0)
-            {
-                throw new IllegalStateException("no " + TinyGuest.MARKER + " from " + addr + " within " + BOUND);
-            }
-            Thread.sleep(20);
-        }
-    }
 
     private static void check(final AgentHttpClient.Answer answer, final String what)
     {
