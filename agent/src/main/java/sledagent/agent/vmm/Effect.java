@@ -65,9 +65,9 @@ public sealed interface Effect
     /**
      * The kill of this step may go ahead of its record's write: keep it in the kill journal (a slot written, not
      * synced, so it outlives the agent's death), queue the record's write, and carry out the kill at once. Only
-     * for steps that publish and answer nothing themselves (force-terminate, unregister): what is published or
-     * answered later waits until the record (or, if it cannot be written, the synced journal) holds the kill. If
-     * the journal cannot take it, the record is written first, as for any step.
+     * for steps that publish and answer nothing themselves (force-terminate, unregister, the grace expiry): what is
+     * published or answered later waits until the record (or, if it cannot be written, the synced journal) holds
+     * the kill. If the journal cannot take it, the record is written first, as for any step.
      */
     record JournalKill(KillIntent.Kind kind) implements Effect
     {

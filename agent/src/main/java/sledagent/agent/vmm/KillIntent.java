@@ -4,21 +4,23 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * A request to end a VMM (stop, force-terminate, unregister) that was carried out although its record could not
- * be written. It is kept in the kill journal instead, so that a restarted agent folds it back into the record
- * ({@link Event.Recovered}) and never contradicts what Nexus was already told.
+ * An end of a VMM (a stop, force-terminate or unregister request, or the agent's own stop deadline) carried out
+ * before, or although, its record was written. It is kept in the kill journal, so that a restarted agent folds it
+ * back into the record ({@link Event.Recovered}) and never contradicts what Nexus was already told.
  *
  * @param kind           which request
  * @param stopDeadlineAt for a stop: when its grace runs out (wall clock); otherwise null
  */
 public record KillIntent(Kind kind, Instant stopDeadlineAt)
 {
-    /** The three requests that end a VMM. */
+    /** What ended the VMM. The journal stores the ordinal: new kinds go last. */
     public enum Kind
     {
         STOP,
         FORCE_TERMINATE,
-        UNREGISTER
+        UNREGISTER,
+        /** The stop's grace ran out (the agent's own deadline, not a request). */
+        GRACE_EXPIRED
     }
 
     public KillIntent
@@ -26,7 +28,7 @@ public record KillIntent(Kind kind, Instant stopDeadlineAt)
         Objects.requireNonNull(kind, "kind");
     }
 
-    /** The request event this intent stands for. */
+    /** The event this intent stands for. */
     public Event event()
     {
         return switch (kind)
@@ -34,6 +36,7 @@ public record KillIntent(Kind kind, Instant stopDeadlineAt)
             case STOP -> new Event.StopRequested();
             case FORCE_TERMINATE -> new Event.ForceTerminateRequested();
             case UNREGISTER -> new Event.UnregisterRequested();
+            case GRACE_EXPIRED -> new Event.StopGraceExpired();
         };
     }
 

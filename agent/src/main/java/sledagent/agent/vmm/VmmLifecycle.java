@@ -69,7 +69,8 @@ import sledagent.hypervisor.PropolisStates;
  * <tr><td>STARTING, ACTIVE</td><td>ProcessExited</td><td>HALTING(failed; destroyed if Propolis had reported
  *     Stopped)</td><td>TearDownAhead, TearDownZone</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>StopGraceExpired</td><td>HALTING(destroyed, not failed: no auto-restart of a VM the
- *     user stopped)</td><td>TearDownZone</td><td></td></tr>
+ *     user stopped)</td><td>JournalKill, TearDownZone (the kill goes ahead while the record is
+ *     written)</td><td></td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>ForceTerminate</td><td>HALTING(destroyed)</td><td>JournalKill,
  *     TearDownZone (the kill goes ahead while the record is written)</td><td>deferred: the final state</td></tr>
  * <tr><td>STARTING, ACTIVE</td><td>Unregister</td><td>HALTING(failed), owner Nexus,
@@ -209,7 +210,10 @@ public final class VmmLifecycle
     {
         if (isLive(step.record.phase()))
         {
-            // Destroyed, not failed: no auto-restart of a VM the user stopped.
+            // Destroyed, not failed: no auto-restart of a VM the user stopped. The kill does not wait for the
+            // record: journalled, a restart folds it in and says destroyed too (from the record before, with the
+            // process gone, it would say failed).
+            step.effects.add(new Effect.JournalKill(KillIntent.Kind.GRACE_EXPIRED));
             halt(step, VmmState.DESTROYED);
         }
     }
@@ -489,6 +493,7 @@ public final class VmmLifecycle
                 case STOP -> onStop(fold);
                 case FORCE_TERMINATE -> onForceTerminate(fold);
                 case UNREGISTER -> onUnregister(fold);
+                case GRACE_EXPIRED -> onGraceExpired(fold);
             }
             if (kill.stopDeadlineAt() != null && !step.record.stopRequested() && fold.record.stopDeadlineAt() != null)
             {

@@ -62,15 +62,17 @@ class KillJournalTest
             assertThat(Files.getFileStore(mountPoint).getUsableSpace()).isLessThan(4096);
             assertThat(journal.append(first, new KillIntent(KillIntent.Kind.STOP, deadline))).isTrue();
             assertThat(journal.append(second, new KillIntent(KillIntent.Kind.UNREGISTER, null))).isTrue();
+            assertThat(journal.append(second, new KillIntent(KillIntent.Kind.GRACE_EXPIRED, null))).isTrue();
             assertThat(journal.append(first, new KillIntent(KillIntent.Kind.FORCE_TERMINATE, null))).isTrue();
-            assertThat(journal.taken()).isEqualTo(3);
+            assertThat(journal.taken()).isEqualTo(4);
         }
         try (KillJournal journal = KillJournal.open(file, 64))
         {
             final Map<UUID, List<KillIntent>> found = journal.found();
             assertThat(found.get(first)).containsExactly(new KillIntent(KillIntent.Kind.STOP, deadline),
                 new KillIntent(KillIntent.Kind.FORCE_TERMINATE, null));
-            assertThat(found.get(second)).containsExactly(new KillIntent(KillIntent.Kind.UNREGISTER, null));
+            assertThat(found.get(second)).containsExactly(new KillIntent(KillIntent.Kind.UNREGISTER, null),
+                new KillIntent(KillIntent.Kind.GRACE_EXPIRED, null));
             journal.settle(first);
             journal.forgetAllBut(Set.of(first));
             assertThat(journal.taken()).isZero();

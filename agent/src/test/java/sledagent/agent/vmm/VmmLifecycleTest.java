@@ -598,8 +598,8 @@ class VmmLifecycleTest
         assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
         assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
         assertThat(t.next().current()).isEqualTo(before.current());
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.CancelStopDeadline(),
-            new Effect.TearDownZone(false));
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.JournalKill(KillIntent.Kind.GRACE_EXPIRED),
+            new Effect.CancelStopDeadline(), new Effect.TearDownZone(false));
         final Transition down = apply(t.next(), new Event.ZoneTornDown());
         assertState(down.next(), VmmState.DESTROYED, before.gen() + 1);
         assertThat(publishes(down.effects())).containsExactly(new Effect.Publish(down.next().current()));
@@ -611,7 +611,8 @@ class VmmLifecycleTest
         final Transition t = apply(starting(), new Event.StopGraceExpired());
         assertThat(t.next().phase()).isEqualTo(Phase.HALTING);
         assertThat(t.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
-        assertThat(anyLook(t.effects())).containsExactly(new Effect.TearDownZone(false));
+        assertThat(anyLook(t.effects())).containsExactly(new Effect.JournalKill(KillIntent.Kind.GRACE_EXPIRED),
+            new Effect.TearDownZone(false));
     }
 
     // ---------------------------------------------------------------- force-terminate, every phase
@@ -1178,6 +1179,23 @@ class VmmLifecycleTest
         final VmmRecord halted = step(running(), observed(2, PropolisInstanceState.Stopped));
         assertThat(apply(halted, new Event.Recovered(false, List.of(new KillIntent(KillIntent.Kind.STOP,
             T0.plusSeconds(600))))).next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
+    }
+
+    @Test
+    void journalledGraceExpiryOfAStoppingVmmEndsDestroyedNotFailed()
+    {
+        // The record before the expiry (stop requested, Propolis never seen halted) with the process gone would
+        // end failed; the journalled expiry makes the restart end it as the expiry did.
+        final VmmRecord live = step(stopping(), new Event.StopGraceExpired(), new Event.ZoneTornDown());
+        assertThat(apply(stopping(), new Event.Recovered(false, List.of())).next().pendingTerminal())
+            .isEqualTo(VmmState.FAILED);
+        final Transition recovered = apply(stopping(), new Event.Recovered(false,
+            List.of(new KillIntent(KillIntent.Kind.GRACE_EXPIRED, null))));
+        assertThat(recovered.next().phase()).isEqualTo(Phase.HALTING);
+        assertThat(recovered.next().pendingTerminal()).isEqualTo(VmmState.DESTROYED);
+        final VmmRecord after = step(recovered.next(), new Event.ZoneTornDown());
+        assertThat(after.current().vmmState().state()).isEqualTo(VmmState.DESTROYED);
+        assertThat(after.gen()).isEqualTo(live.gen());
     }
 
     @Test
