@@ -17,6 +17,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import sledagent.api.propolis.InstanceEnsureRequest;
 import sledagent.api.propolis.InstanceInitializationMethod;
 import sledagent.api.propolis.InstanceMigrationStatus;
@@ -39,7 +40,7 @@ import sledagent.hypervisor.server.SerialQuery;
  *   <li>Run: Starting, {@code cont}; Running on {@code RESUME}.</li>
  *   <li>Stop (Propolis's hard halt): Stopping (Stopped if the VM never ran), {@code stop} then {@code quit}; a
  *       QEMU that has not exited {@link #KILL_AFTER_MS} after the Stop is SIGKILLed; Stopped, then Destroyed once
- *       QEMU has exited (its sockets are removed right after).</li>
+ *       QEMU has exited and its sockets are gone (a crash's Failed goes out before that clean-up).</li>
  *   <li>Reboot: Rebooting, {@code system_reset}, Running when QEMU has answered. A guest reset ({@code RESET} with
  *       {@code guest: true}) publishes Rebooting and Running at once; QEMU's burst of RESETs within
  *       {@link #RESET_FOLD_MS} of each other counts once.</li>
@@ -528,44 +529,61 @@ final class QemuMachine implements Machine
     {
         eof.completeOnTimeout(null, EOF_AFTER_EXIT_MS, TimeUnit.MILLISECONDS).thenRun(() ->
         {
-            // Published first, then the clean-up: the agent is waiting for this state to tear the zone down.
-            locked(() ->
-            {
-                final PropolisInstanceState state = ctx.latest().state();
-                if (state == Failed || state == Destroyed)
-                {
-                    return;
-                }
-                final InstanceMigrationStatus out = ctx.latest().migration().migrationOut();
-                if (out != null && out.state() == PropolisMigrationState.Finish)
-                {
-                    // Migrated out: the VM lives on at the target; here it is simply gone.
-                    ctx.publish(Destroyed);
-                    return;
-                }
-                final InstanceMigrationStatus in = ctx.latest().migration().migrationIn();
-                if (haltAsked || shutdownSeen)
-                {
-                    if (state != Stopped)
-                    {
-                        // A guest that powered off mid-migration ends that migration too.
-                        ctx.publish(Stopped, unfinished(in), unfinished(out));
-                    }
-                    ctx.publish(Destroyed);
-                }
-                else
-                {
-                    ctx.publish(Failed, unfinished(in), unfinished(out));
-                    ctx.log("QEMU exited without a shutdown (status " + qemu.exitValue() + ")");
-                    if (migrationIn != null)
-                    {
-                        migrationIn.abort();
-                    }
-                }
-            });
+            // A crash is published first, then the clean-up: the agent waits for it to tear the zone down. A halt
+            // keeps its order (Destroyed once the sockets are gone), which also leaves a watcher time to see the
+            // Stopping and Stopped before it.
+            final AtomicBoolean crashed = new AtomicBoolean();
+            locked(() -> crashed.set(publishIfCrashed()));
             closeQuietly();
             deleteQuietly(runDir);
+            if (!crashed.get())
+            {
+                locked(this::publishHalted);
+            }
         });
+    }
+
+    /** If QEMU went without a halt asked or a shutdown seen (and did not migrate out): Failed; true if so. */
+    private boolean publishIfCrashed()
+    {
+        final PropolisInstanceState state = ctx.latest().state();
+        final InstanceMigrationStatus out = ctx.latest().migration().migrationOut();
+        if (state == Failed || state == Destroyed || haltAsked || shutdownSeen
+            || out != null && out.state() == PropolisMigrationState.Finish)
+        {
+            return false;
+        }
+        final InstanceMigrationStatus in = ctx.latest().migration().migrationIn();
+        ctx.publish(Failed, unfinished(in), unfinished(out));
+        ctx.log("QEMU exited without a shutdown (status " + qemu.exitValue() + ")");
+        if (migrationIn != null)
+        {
+            migrationIn.abort();
+        }
+        return true;
+    }
+
+    /** QEMU gone after a halt, a guest shutdown or a finished migration out: Stopped (if not yet) and Destroyed. */
+    private void publishHalted()
+    {
+        final PropolisInstanceState state = ctx.latest().state();
+        if (state == Failed || state == Destroyed)
+        {
+            return;
+        }
+        final InstanceMigrationStatus out = ctx.latest().migration().migrationOut();
+        if (out != null && out.state() == PropolisMigrationState.Finish)
+        {
+            // Migrated out: the VM lives on at the target; here it is simply gone.
+            ctx.publish(Destroyed);
+            return;
+        }
+        if (state != Stopped)
+        {
+            // A guest that powered off mid-migration ends that migration too.
+            ctx.publish(Stopped, unfinished(ctx.latest().migration().migrationIn()), unfinished(out));
+        }
+        ctx.publish(Destroyed);
     }
 
     /** Error for a migration still under way, else null (keep it). */
