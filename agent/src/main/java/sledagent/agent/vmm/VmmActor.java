@@ -14,6 +14,7 @@ import java.util.logging.Logger;
 import sledagent.agent.log.LogContext;
 import sledagent.agent.metrics.Metrics;
 import sledagent.api.SledVmmState;
+import sledagent.api.VmmUnregisterResponse;
 import sledagent.zones.ZoneProcess;
 
 /**
@@ -178,7 +179,11 @@ public final class VmmActor
         {
             if (effects.gone())
             {
-                request.reply().complete(new Reply.Failed(ApiError.tearingDown()));
+                // Left the table after the request found it: an unregister is answered as for a DONE VMM (and as
+                // the manager answers once it is gone), with the final state; anything else is too late.
+                request.reply().complete(request.event().kind() == Event.Kind.UNREGISTER_REQUESTED
+                    ? new Reply.Ok(new VmmUnregisterResponse(record.current()))
+                    : new Reply.Failed(ApiError.tearingDown()));
                 return;
             }
             step(request.event(), request.reply());

@@ -431,7 +431,12 @@ class RestartTest
             assertThat(first.client.register(id, ExampleBodies.ensureBody(UUID.randomUUID(), addr, 1)).status())
                 .isEqualTo(200);
             assertThat(first.client.putState(id, "running").status()).isEqualTo(200);
-            awaitPublished(first, id, VmmState.RUNNING);
+            final long runningGen = awaitPublished(first, id, VmmState.RUNNING).state().vmmState().gen();
+            // Nexus's acknowledgement is written too (the acked generation): once that write is done, nothing
+            // replaces a record file (and frees its pages) after the disk is filled.
+            final Path record = stateDir.resolve("vmms").resolve(id + ".json");
+            await().atMost(Duration.ofSeconds(10)).until(() ->
+                Json.mapper().readValue(record.toFile(), StoredVmm.class).ackedGen() >= runningGen);
             final List<Long> pids = AgentProcess.zonePids(zoneRoot, id);
             sendFault(addr, "hang_stop");
             fillUp(tmpfs.resolve("filler"));

@@ -196,6 +196,30 @@ class VmmActorTest
         assertThat(executor.pending()).isZero();
     }
 
+    @Test
+    void anUnregisterThatFoundTheVmmJustBeforeItLeftTheTableGetsItsFinalState()
+    {
+        register();
+        call(new Event.RunRequested());
+        deliver(driver.lastStart().post(), new Event.VmmStarted());
+        deliver(driver.lastWatch().post(), observed(1, PropolisInstanceState.Running));
+        final CompletableFuture<Reply> force = request(new Event.ForceTerminateRequested());
+        executor.runAll();
+        deliver(driver.lastTearDown().post(), new Event.ZoneTornDown());
+        final SledVmmState destroyed = driver.lastPublish().state();
+        assertThat(force.join()).isEqualTo(new Reply.Ok(destroyed));
+
+        // A DELETE that found the actor in the table just before Nexus's acknowledgement removed it: answered as
+        // for a DONE VMM, 200 with the final state, not 410.
+        final VmmActor found = actor();
+        deliver(driver.lastPublish().post(), new Event.PublishSettled(destroyed.vmmState().gen()));
+        assertThat(manager.table().get(propolisId)).isNull();
+        final CompletableFuture<Reply> unregister = new CompletableFuture<>();
+        assertThat(found.offer(new Event.UnregisterRequested(), unregister)).isTrue();
+        executor.runAll();
+        assertThat(unregister.join()).isEqualTo(new Reply.Ok(new VmmUnregisterResponse(destroyed)));
+    }
+
     // ---------------------------------------------------------------- mailbox
 
     @Test
