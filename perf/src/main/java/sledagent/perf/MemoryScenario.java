@@ -44,21 +44,20 @@ final class MemoryScenario
         final List<UUID> ids = new ArrayList<>();
         while (ids.size() < options.vmms)
         {
-            final List<String> addrs = new ArrayList<>();
+            final List<PerfAgent.Vmm> starting = new ArrayList<>();
             for (int i = 0; i < AT_ONCE && ids.size() < options.vmms; i++)
             {
-                final UUID id = UUID.randomUUID();
-                final String addr = PerfAgent.freeAddr();
-                check(perf.client.register(id, ExampleBodies.ensureBody(UUID.randomUUID(), addr, 1, null,
+                final PerfAgent.Vmm vmm = new PerfAgent.Vmm(UUID.randomUUID(), PerfAgent.freeAddr());
+                check(perf.client.register(vmm.id(), ExampleBodies.ensureBody(UUID.randomUUID(), vmm.addr(), 1, null,
                     GuestScenario.GUEST_MB)), "register");
-                cleanup.push("force-terminate " + id, () -> perf.client.forceTerminate(id));
-                check(perf.client.putState(id, "running"), "run");
-                ids.add(id);
-                addrs.add(addr);
+                cleanup.push("force-terminate " + vmm.id(), () -> perf.client.forceTerminate(vmm.id()));
+                check(perf.client.putState(vmm.id(), "running"), "run");
+                ids.add(vmm.id());
+                starting.add(vmm);
             }
-            for (int i = 0; i < addrs.size(); i++)
+            for (final PerfAgent.Vmm vmm : starting)
             {
-                GuestMarker.await(ids.get(ids.size() - addrs.size() + i), addrs.get(i), BOUND);
+                GuestMarker.await(vmm.id(), vmm.addr(), BOUND);
             }
             System.out.printf("  %d/%d guests running%n", ids.size(), options.vmms);
         }

@@ -5,7 +5,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.URI;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import sledagent.agent.config.AgentConfig;
 import sledagent.agent.config.VmmChoice;
 import sledagent.agent.core.AgentContext;
@@ -23,6 +23,7 @@ import sledagent.agent.demo.ExampleBodies;
 import sledagent.agent.demo.RecordingNexus;
 import sledagent.agent.persist.FileVmmStore;
 import sledagent.api.VmmState;
+import sledagent.hypervisor.qemu.ClassArchive;
 import sledagent.hypervisor.sim.PropolisSimLauncher;
 import sledagent.zones.ZoneBackend;
 import sledagent.zones.ZoneBackends;
@@ -52,10 +53,13 @@ final class PerfAgent
     final TimedZones timedZones;
     /** The agent's record store, with each write timed. */
     final TimedStore timedStore;
+    /** The class archive the agent trains for its propolis-qemu servers, or null (another VMM). */
+    private final ClassArchive classArchive;
 
     private PerfAgent(final Path zoneRoot, final Path stateDir, final RecordingNexus nexus, final SledAgent agent,
-        final TimedZones timedZones, final TimedStore timedStore)
+        final TimedZones timedZones, final TimedStore timedStore, final ClassArchive classArchive)
     {
+        this.classArchive = classArchive;
         this.zoneRoot = zoneRoot;
         this.stateDir = stateDir;
         this.nexus = nexus;
@@ -132,7 +136,7 @@ final class PerfAgent
         }
         final SledAgent agent = SledAgent.launch(context);
         cleanup.push("close agent", agent::close);
-        return new PerfAgent(zoneRoot, stateDir, nexus, agent, timedZones, timedStore);
+        return new PerfAgent(zoneRoot, stateDir, nexus, agent, timedZones, timedStore, context.classArchive());
     }
 
     /**
@@ -236,28 +240,22 @@ final class PerfAgent
     }
 
     /**
-     * The propolis-qemu class archive the agent trains at start (when it runs the configured qemu VMM), once written;
-     * null if it is not there within two minutes (training failed: the agent logged why).
+     * The propolis-qemu class archive the agent trains at start (when it runs the configured qemu VMM), once
+     * written; null at once for any other VMM, and null if training did not write it within its bound (the agent
+     * logged why).
      */
-    Path awaitClassArchive() throws IOException, InterruptedException
+    Path awaitClassArchive() throws InterruptedException
     {
-        final Path dir = stateDir.resolve(AgentContext.CLASS_ARCHIVE_DIR);
-        final long deadlineNs = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-        while (System.nanoTime() - deadlineNs < 0)
+        if (classArchive == null)
         {
-            if (Files.isDirectory(dir))
-            {
-                try (DirectoryStream<Path> archives = Files.newDirectoryStream(dir, "propolis-qemu-*.jsa"))
-                {
-                    for (final Path archive : archives)
-                    {
-                        return archive;
-                    }
-                }
-            }
+            return null;
+        }
+        final long deadlineNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ClassArchive.TRAINING_BOUND_MS);
+        while (classArchive.current() == null && System.nanoTime() - deadlineNs < 0)
+        {
             Thread.sleep(50);
         }
-        return null;
+        return classArchive.current();
     }
 
     Path zoneDir(final UUID id)

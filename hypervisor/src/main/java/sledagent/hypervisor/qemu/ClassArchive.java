@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -128,8 +129,8 @@ public final class ClassArchive implements AutoCloseable
     }
 
     /**
-     * Trains the archive unless it exists, blocking (at most {@link #TRAINING_BOUND_MS} and the HTTP calls'
-     * bounds).
+     * Trains the archive unless it exists, blocking: the trainee is killed {@link #TRAINING_BOUND_MS} after its
+     * start if it has not exited by then.
      *
      * @param report gets one line saying what happened
      * @return true if the archive exists afterwards
@@ -164,6 +165,9 @@ public final class ClassArchive implements AutoCloseable
             {
                 return false;
             }
+            // The whole run is bounded: a trainee that never prints its ready line or never exits is killed.
+            final CompletableFuture<Void> bound = new CompletableFuture<>();
+            bound.completeOnTimeout(null, TRAINING_BOUND_MS, TimeUnit.MILLISECONDS).thenRun(process::destroyForcibly);
             try
             {
                 exercise(process);
@@ -175,6 +179,7 @@ public final class ClassArchive implements AutoCloseable
             }
             finally
             {
+                bound.cancel(false);
                 process.destroyForcibly();
                 synchronized (lock)
                 {
